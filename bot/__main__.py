@@ -1,0 +1,83 @@
+"""Command line: ``python -m bot ask`` and ``python -m bot eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from indexer.embedding import ModelNotFound
+from indexer.settings import Settings
+from indexer.store import IndexError_
+
+from .answer import Answer
+from .bot import Bot
+from .evaluation import evaluate, load_eval_set
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", help="index folder (default: ./index, or $QUOTEBOT_INDEX)")
+    parser.add_argument("--corpus", help="corpus folder, for its title, notice and examples (default: ./corpus)")
+    parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
+    parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
+    parser.add_argument("--model", help="sentence-transformers model name or path (must match the index)")
+    parser.add_argument("--k", type=int, help="passages per answer (default: 3)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Answer questions by quoting the documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
+    ask.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")
+    _common(ask)
+    ev = sub.add_parser("eval", help="measure answer quality on a JSON Lines question set")
+    ev.add_argument("file", type=Path, help='JSON Lines: {"q": ..., "gold": ["exact span", ...]} or {"q": ...}')
+    _common(ev)
+    return parser
+
+
+def format_answer(answer: Answer) -> str:
+    if answer.abstained:
+        lines = [answer.message]
+        if answer.suggestions:
+            lines.append("Questions it can answer: " + " | ".join(answer.suggestions))
+    else:
+        lines = []
+        for n, p in enumerate(answer.passages, 1):
+            lines.append(f"[{n}] {p.title} ({p.source}, {p.location}; relevance {p.relevance})")
+            lines.append("    “" + " ".join(p.text.split()) + "”")
+    if answer.notice:
+        lines.append(answer.notice)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env(
+        index_dir=args.index, corpus_dir=args.corpus, store=args.store, uri=args.uri, model=args.model, k=args.k
+    )
+    try:
+        bot = Bot.load(settings)
+        if args.command == "eval":
+            report, _ = evaluate(lambda q, h: bot.ask(q, h), load_eval_set(args.file), k=settings.k)
+            print(json.dumps(report.to_dict(), indent=1) if args.json else report.table())
+            return 0
+        questions = [args.question] if args.question is not None else (line.rstrip("\n") for line in sys.stdin)
+        for question in questions:
+            if args.question is None and not question.strip():
+                continue
+            answer = bot.ask(question)
+            if args.json:
+                print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(format_answer(answer) + "\n", flush=True)
+    except (IndexError_, ModelNotFound, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Scored candidates -> an ``Answer``: pick passages, drop repeats, mark the best sentence, or abstain.
+
+Everything a passage quotes is a slice of the stored document text; the
+``Answer`` carries the offsets so anyone can check that.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from indexer.chunking import Chunk
+
+from .retrieval import Candidate
+
+__all__ = ["ABSTAIN_MESSAGE", "Highlight", "Passage", "Answer", "select_passages", "is_near_duplicate", "relevance_label"]
+
+ABSTAIN_MESSAGE = "The source text doesn't cover this."
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """The single sentence of a passage that best answers the question (absolute offsets)."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    text: str
+    source: str  # path of the original file, relative to the project root
+    document: str  # the document's name in the index
+    title: str
+    start: int
+    end: int
+    score: float
+    relevance: str  # the score in words: "high", "medium", "low"
+    best_sentence: Highlight
+    location: str  # where a reader finds it: "paragraph 3, line 12" or "page 4"
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    abstained: bool
+    message: str
+    passages: tuple[Passage, ...] = ()
+    notice: str = ""
+    suggestions: tuple[str, ...] = field(default=())
+    searched_as: str = ""  # the question as searched, after reading it with the conversation
+
+    def to_dict(self) -> dict:
+        """The JSON schema of an answer (documented in the README)."""
+        data = asdict(self)
+        data["passages"] = [asdict(p) for p in self.passages]
+        data["suggestions"] = list(self.suggestions)
+        return data
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _WORDS.findall(text))
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Two texts say (almost) the same: one's words nearly contained in the other's."""
+    wa, wb = _word_set(a), _word_set(b)
+    if min(len(wa), len(wb)) < 5:
+        return wa == wb
+    return len(wa & wb) / min(len(wa), len(wb)) >= threshold
+
+
+def _overlaps(a: Chunk, b: Chunk) -> bool:
+    return a.doc == b.doc and a.start < b.end and b.start < a.end
+
+
+def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
+    """The best ``k`` candidates that neither overlap a chosen one nor repeat its sentences.
+
+    The text repeats whole sentences in different places; a reader should see
+    each statement once, so a candidate is skipped when any of its sentences
+    nearly duplicates a sentence already shown.
+    """
+    chosen: list[Candidate] = []
+    shown_sentences: list[str] = []
+    for cand in candidates:
+        if len(chosen) >= k:
+            break
+        if any(_overlaps(cand.chunk, c.chunk) for c in chosen):
+            continue
+        sentences = [cand.chunk.text[s - cand.chunk.start : e - cand.chunk.start] for s, e in cand.chunk.sentences]
+        if any(is_near_duplicate(s, seen) for s in sentences for seen in shown_sentences):
+            continue
+        chosen.append(cand)
+        shown_sentences.extend(sentences)
+    return chosen
+
+
+def best_sentence(chunk: Chunk, sentence_scores: np.ndarray) -> Highlight:
+    i = int(np.argmax(sentence_scores)) if len(sentence_scores) else 0
+    start, end = chunk.sentences[i]
+    return Highlight(start, end, chunk.text[start - chunk.start : end - chunk.start])
+
+
+def relevance_label(margin: float) -> str:
+    """How far above the corpus's noise ceiling a passage scored, in words."""
+    if margin >= 0.3:
+        return "high"
+    if margin >= 0.18:
+        return "medium"
+    return "low"
+
+
+def location_of(text: str, chunk: Chunk, pages: Sequence[int] = ()) -> str:
+    """A human location: page for paged documents, else paragraph and line."""
+    if pages:
+        page = sum(1 for p in pages if p <= chunk.start)
+        return f"page {max(page, 1)}"
+    line = text.count("\n", 0, chunk.start) + 1
+    return f"paragraph {chunk.block + 1}, line {line}"

@@ -1,0 +1,212 @@
+"""Bring a store up to date with a set of documents, embedding only what changed.
+
+A document is re-embedded when its bytes change (sha256); everything is rebuilt
+when the model or the chunking settings change. Calibration for abstention is
+recomputed on every change and stored with the index.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .calibration import calibrate
+from .chunking import ChunkingSettings, chunk_text
+from .embedding import TextEmbedder
+from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info, load_document
+from .store import DocumentRecord, Manifest, NewDocument, VectorStore
+
+__all__ = ["BuildReport", "load_corpus_documents", "sync_documents", "build_corpus", "remove_documents"]
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    chunks_embedded: int = 0
+    rebuilt_all: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+            f"{self.chunks_embedded} chunks embedded",
+        ]
+        if self.errors:
+            parts.append(f"{len(self.errors)} failed")
+        return ", ".join(parts)
+
+
+def _project_relative(path: Path) -> str:
+    """Path as shown to users: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def load_corpus_documents(corpus_dir: Path) -> tuple[list[Document], dict[str, str]]:
+    """Every readable document of a corpus folder, and an error message per unreadable one."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"the corpus folder {corpus_dir} does not exist; create it or pass --corpus DIR")
+    info = load_corpus_info(corpus_dir)
+    documents, errors = [], {}
+    for path in iter_corpus_files(corpus_dir):
+        name = path.relative_to(corpus_dir).as_posix()
+        try:
+            documents.append(
+                load_document(path, name, title=info.document_titles.get(name), source=_project_relative(path))
+            )
+        except DocumentError as err:
+            errors[name] = str(err)
+    return documents, errors
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def sync_documents(
+    store: VectorStore,
+    embedder: TextEmbedder,
+    documents: Sequence[Document],
+    *,
+    settings: ChunkingSettings | None = None,
+    remove_missing: bool = True,
+    remove: Sequence[str] = (),
+    show_progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Make the store hold exactly ``documents`` (plus, unless ``remove_missing``, what it had).
+
+    Only new or changed documents are chunked and embedded. Nothing is written
+    when nothing changed.
+    """
+    settings = settings or ChunkingSettings()
+    report = BuildReport()
+    old = store.read_manifest()
+    rebuild_all = old is not None and (old.model != embedder.name or old.chunking != settings.to_dict())
+    report.rebuilt_all = rebuild_all
+    old_docs = {} if old is None else dict(old.documents)
+    wanted = {doc.name: doc for doc in documents}
+
+    to_embed: list[Document] = []
+    for doc in documents:
+        previous = old_docs.get(doc.name)
+        if previous is None:
+            report.added.append(doc.name)
+            to_embed.append(doc)
+        elif rebuild_all or previous.sha256 != doc.sha256 or previous.title != doc.title:
+            report.updated.append(doc.name)
+            to_embed.append(doc)
+        else:
+            report.unchanged.append(doc.name)
+    gone = [name for name in old_docs if name not in wanted and (remove_missing or name in remove)]
+    report.removed.extend(gone)
+    if not report.changed:
+        return report
+
+    chunked = [(doc, chunk_text(doc.text, doc.name, settings)) for doc in to_embed]
+    texts = [c.embed_text for _, chunks in chunked for c in chunks]
+    vectors = _encode_with_progress(embedder, texts, show_progress, on_progress)
+    report.chunks_embedded = len(texts)
+
+    now = _now()
+    new_docs, offset = [], 0
+    records = {name: rec for name, rec in old_docs.items() if name not in gone}
+    for doc, chunks in chunked:
+        record = DocumentRecord(
+            name=doc.name,
+            sha256=doc.sha256,
+            title=doc.title,
+            format=doc.format,
+            source=doc.source,
+            n_chunks=len(chunks),
+            indexed_at=now,
+            pages=doc.pages,
+        )
+        records[doc.name] = record
+        new_docs.append(NewDocument(record, doc.text, chunks, vectors[offset : offset + len(chunks)]))
+        offset += len(chunks)
+    dimension = vectors.shape[1] if len(vectors) else (old.dimension if old else embedder.dimension)
+    remove_names = set(gone) | (set(old_docs) if rebuild_all else set())
+    calibration = calibrate(embedder, _all_vectors_after(store, remove_names, new_docs, dimension))
+    manifest = Manifest(
+        model=embedder.name,
+        dimension=dimension,
+        chunking=settings.to_dict(),
+        documents=records,
+        calibration=calibration,
+    )
+    store.apply(remove=sorted(remove_names), add=new_docs, manifest=manifest)
+    return report
+
+
+def _encode_with_progress(
+    embedder: TextEmbedder, texts: list[str], show_progress: bool, on_progress: Callable[[int, int], None] | None
+) -> np.ndarray:
+    if on_progress is None:
+        return embedder.encode(texts, show_progress=show_progress)
+    parts, step = [], 512
+    for start in range(0, len(texts), step):
+        parts.append(embedder.encode(texts[start : start + step]))
+        on_progress(min(start + step, len(texts)), len(texts))
+    return np.concatenate(parts) if parts else embedder.encode([])
+
+
+def _all_vectors_after(store: VectorStore, removed: set[str], new_docs: list[NewDocument], dimension: int) -> np.ndarray:
+    """A sample of the vectors the store will hold after the change, for calibration."""
+    replaced = removed | {doc.record.name for doc in new_docs}
+    kept = [c.id for c in store.all_chunks() if c.doc not in replaced][:20_000]
+    parts = [store.get_vectors(kept)] if kept else []
+    parts += [doc.vectors for doc in new_docs]
+    return np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+
+
+def build_corpus(
+    corpus_dir: Path,
+    store: VectorStore,
+    embedder: TextEmbedder,
+    *,
+    settings: ChunkingSettings | None = None,
+    show_progress: bool = False,
+) -> BuildReport:
+    """Index a corpus folder: the store ends up holding exactly the folder's readable documents."""
+    documents, errors = load_corpus_documents(Path(corpus_dir))
+    report = sync_documents(store, embedder, documents, settings=settings, show_progress=show_progress)
+    report.errors.update(errors)
+    return report
+
+
+def remove_documents(store: VectorStore, names: Sequence[str]) -> list[str]:
+    """Drop documents from the index without touching the others; returns the names removed."""
+    manifest = store.read_manifest()
+    if manifest is None:
+        return []
+    present = [n for n in names if n in manifest.documents]
+    if not present:
+        return []
+    records = {n: r for n, r in manifest.documents.items() if n not in present}
+    updated = Manifest(
+        model=manifest.model,
+        dimension=manifest.dimension,
+        chunking=manifest.chunking,
+        documents=records,
+        calibration=manifest.calibration,
+    )
+    store.apply(remove=present, add=[], manifest=updated)
+    return present

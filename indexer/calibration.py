@@ -1,0 +1,81 @@
+"""Per-index calibration of the abstention threshold.
+
+A fixed cosine threshold tuned on one text fails on another: how similar an
+unrelated question looks to a corpus depends on the corpus and the model. So at
+build time we ask the index a fixed set of questions that no sensible corpus
+answers in a quoting way (trivia across many fields) and record how high their
+best scores go. The bot abstains unless a question beats that noise ceiling by
+a margin; the statistics travel with the index in its manifest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .embedding import TextEmbedder
+
+__all__ = ["PROBE_QUESTIONS", "calibrate", "probe_scores"]
+
+PROBE_QUESTIONS: tuple[str, ...] = (
+    "Who won the football world cup in 2014?",
+    "What is the capital city of Australia?",
+    "How do I bake sourdough bread at home?",
+    "What is the best smartphone to buy this year?",
+    "How many moons does Jupiter have?",
+    "Who painted the Mona Lisa?",
+    "What is the exchange rate between the euro and the dollar?",
+    "How do I change a flat tyre on my bicycle?",
+    "What time does the train to London leave?",
+    "Recommend a good science fiction novel.",
+    "How do I install Python on Windows?",
+    "What is the tallest mountain in Africa?",
+    "How long should I boil an egg?",
+    "Who wrote the play Hamlet?",
+    "What is the population of Brazil?",
+    "How do airplanes stay in the air?",
+    "What is the weather forecast for tomorrow?",
+    "How do I train my puppy to sit?",
+    "What are the rules of chess castling?",
+    "Which band released the album Abbey Road?",
+    "How do I reset my router password?",
+    "What is the speed of light in a vacuum?",
+    "When did the Roman Empire fall?",
+    "How do I grow tomatoes on a balcony?",
+    "What is a good name for a cat?",
+    "How much does a used car cost?",
+    "Which planet is closest to the sun?",
+    "How do I write a cover letter for a job?",
+    "What is the plot of the movie Titanic?",
+    "How many calories are in a banana?",
+    "How do I knit a scarf?",
+    "What is bitcoin mining?",
+    "Who is the fastest runner in history?",
+    "How do volcanoes form?",
+    "What language is spoken in Brazil?",
+    "How do I make a paper airplane?",
+    "What is the difference between a violin and a viola?",
+    "How often should I water a cactus?",
+    "What are the opening hours of the museum?",
+    "How do solar panels generate electricity?",
+)
+
+
+def probe_scores(embedder: TextEmbedder, corpus_vectors: np.ndarray) -> np.ndarray:
+    """Best cosine of each probe question against the corpus vectors."""
+    if len(corpus_vectors) == 0:
+        return np.zeros(len(PROBE_QUESTIONS), dtype=np.float32)
+    probes = embedder.encode(list(PROBE_QUESTIONS))
+    return (probes @ np.asarray(corpus_vectors, dtype=np.float32).T).max(axis=1)
+
+
+def calibrate(embedder: TextEmbedder, corpus_vectors: np.ndarray) -> dict:
+    """Noise statistics of this corpus for this model, stored in the manifest."""
+    scores = probe_scores(embedder, corpus_vectors)
+    return {
+        "method": "probe-questions-v1",
+        "probes": len(scores),
+        "noise_mean": round(float(scores.mean()), 4),
+        "noise_std": round(float(scores.std()), 4),
+        "noise_p95": round(float(np.quantile(scores, 0.95)), 4),
+        "noise_max": round(float(scores.max()), 4),
+    }

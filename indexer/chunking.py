@@ -1,0 +1,312 @@
+"""Text -> sentences -> chunks, every one carrying exact character offsets.
+
+Pure functions, no state: the offsets are the return value, so that
+``text[chunk.start:chunk.end] == chunk.text`` holds by construction and the bot
+can prove every quote is verbatim.
+
+The splitting follows the document's own structure, coarsest first:
+
+1. blocks separated by blank lines (paragraphs); a short single-line block with
+   no closing punctuation, or a Markdown ``#`` line, is a *heading*;
+2. sentences inside a block, at ``.``/``!``/``?`` followed by space, plus list
+   items introduced by a ``·`` bullet; pieces too short to stand alone (``SECTION. 1.``,
+   ``Heat Therapy.``) are glued to their neighbour, and very long sentences are cut at
+   ``;`` / ``:`` clause boundaries so that a quote stays a quote, not a page;
+3. *segments*: runs of sentences that belong together. A sentence that ends
+   in a function word ("leading to.", "one or more.") was truncated by whoever
+   collected the text, and one that starts in lower case is the tail of a cut
+   sentence; both mark a snippet boundary, and no chunk crosses one;
+4. chunks: every window of 1..``max_sentences`` consecutive sentences of a
+   segment, capped at ``max_chars``. Overlapping windows let retrieval score the
+   same text at sentence and at passage granularity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+__all__ = [
+    "ChunkingSettings",
+    "Sentence",
+    "Chunk",
+    "split_blocks",
+    "split_sentences",
+    "chunk_text",
+]
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
+
+    max_sentences: int = 3
+    max_chars: int = 420
+    min_sentence_chars: int = 25
+    long_sentence_chars: int = 320
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ChunkingSettings":
+        return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Block:
+    start: int
+    end: int
+    is_heading: bool
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    block: int  # 0-based index of the paragraph (block) it lies in
+    heading: str  # text of the nearest heading above it, "" if none
+    truncated_end: bool  # the source cut this sentence short
+    truncated_start: bool  # the source starts this sentence mid-way
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A quotable span of one document.
+
+    ``id`` is derived from the document and offsets only, so it is stable
+    across rebuilds and stores (FAISS rows, Milvus primary keys).
+    """
+
+    id: str
+    doc: str
+    start: int
+    end: int
+    text: str
+    heading: str
+    block: int
+    sentences: tuple[tuple[int, int], ...]
+
+    @property
+    def embed_text(self) -> str:
+        """What the model sees: the heading gives the chunk its context."""
+        return f"{self.heading}: {self.text}" if self.heading else self.text
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["sentences"] = [list(s) for s in self.sentences]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Chunk":
+        return cls(
+            id=data["id"],
+            doc=data["doc"],
+            start=int(data["start"]),
+            end=int(data["end"]),
+            text=data["text"],
+            heading=data.get("heading", ""),
+            block=int(data.get("block", 0)),
+            sentences=tuple((int(a), int(b)) for a, b in data["sentences"]),
+        )
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+# A sentence ends at terminal punctuation (plus closing quotes/brackets) followed by space or end.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)")
+# "·" introduces a list item; the bullet belongs to the item that follows it.
+_BULLET = re.compile(r"\s+(?=[·•▪‣]\s)")
+_CLAUSE_END = re.compile(r"[;:](?=\s)")
+_MD_HEADING = re.compile(r"^#{1,6}\s+\S")
+_WORD = re.compile(r"[A-Za-z']+")
+
+# Words a complete English sentence rarely ends on: a sentence that ends on one was cut off.
+_DANGLING = frozenset(
+    """a an the and or but nor of to in on at by for with from as than that which who whom whose
+    is are was were be been being can could may might must shall should will would do does did
+    has have had if when while because so into onto about after before over under between
+    through during without within your our their his her its my this these those more such
+    also not very most""".split()
+)
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Paragraph-level blocks (trimmed of surrounding whitespace), marking headings."""
+    blocks: list[Block] = []
+    pos = 0
+    for match in [*_BLANK_LINE.finditer(text), None]:
+        end = match.start() if match else len(text)
+        _add_block(text, pos, end, blocks)
+        if match:
+            pos = match.end()
+    return blocks
+
+
+def _add_block(text: str, start: int, end: int, blocks: list[Block]) -> None:
+    start, end = _trim(text, start, end)
+    if start >= end:
+        return
+    # A Markdown heading line at the top of a block is a block of its own.
+    first_nl = text.find("\n", start, end)
+    if _MD_HEADING.match(text, start) and first_nl != -1:
+        blocks.append(Block(start, first_nl, True))
+        _add_block(text, first_nl + 1, end, blocks)
+        return
+    blocks.append(Block(start, end, _looks_like_heading(text[start:end])))
+
+
+def _looks_like_heading(block: str) -> bool:
+    if _MD_HEADING.match(block):
+        return "\n" not in block
+    if "\n" in block or len(block) > 80:
+        return False
+    return block[-1] not in ".!?;:,…\"”’)" and len(block.split()) <= 12
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _raw_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut [start, end) at sentence ends and before bullets; no piece is empty."""
+    cuts = {start, end}
+    for m in _SENTENCE_END.finditer(text, start, end):
+        cuts.add(m.end())
+    for m in _BULLET.finditer(text, start, end):
+        cuts.add(m.end())
+    ordered = sorted(cuts)
+    pieces = []
+    for a, b in zip(ordered, ordered[1:]):
+        a, b = _trim(text, a, b)
+        if a < b:
+            pieces.append((a, b))
+    return pieces
+
+
+def _split_long(text: str, start: int, end: int, settings: ChunkingSettings) -> list[tuple[int, int]]:
+    """Cut an over-long sentence at clause boundaries, keeping pieces of a useful size."""
+    if end - start <= settings.long_sentence_chars:
+        return [(start, end)]
+    pieces: list[tuple[int, int]] = []
+    piece_start = start
+    for m in _CLAUSE_END.finditer(text, start, end):
+        cut = m.end()
+        if cut - piece_start >= settings.long_sentence_chars // 3 and end - cut >= settings.min_sentence_chars:
+            pieces.append(_trim(text, piece_start, cut))
+            piece_start = cut
+    pieces.append(_trim(text, piece_start, end))
+    return [p for p in pieces if p[0] < p[1]]
+
+
+def _is_head(piece: str) -> bool:
+    """A short piece that introduces what follows (a bullet, a title, ``SECTION. 1.``)."""
+    if piece[:1] in "·•▪‣" or piece[-1:] not in ".!?…\"”’)":
+        return True
+    words = _WORD.findall(piece)
+    return all(w[:1].isupper() for w in words)
+
+
+def _merge_short(text: str, pieces: list[tuple[int, int]], min_chars: int) -> list[tuple[int, int, bool]]:
+    """Glue pieces shorter than ``min_chars`` to a neighbour: heads forward, tails backward.
+
+    Returns ``(start, end, cut)`` where ``cut`` says a fragment tail was glued on,
+    i.e. the source snipped the text right after this sentence.
+    """
+    merged: list[tuple[int, int, bool]] = []
+    pending: int | None = None
+    for a, b in pieces:
+        if pending is not None:
+            a, pending = pending, None
+        short = b - a < min_chars
+        if short and merged and not _is_head(text[a:b]):
+            merged[-1] = (merged[-1][0], b, True)
+        elif short or (_is_head(text[a:b]) and text[a:b][-1:] not in ".!?…\"”’)"):
+            pending = a
+        else:
+            merged.append((a, b, False))
+    if pending is not None:
+        if merged:
+            merged[-1] = (merged[-1][0], pieces[-1][1], merged[-1][2])
+        else:
+            merged.append((pending, pieces[-1][1], False))
+    return merged
+
+
+def _ends_truncated(sentence: str) -> bool:
+    stripped = sentence.rstrip(".…\"”’) ")
+    words = _WORD.findall(stripped[-40:])
+    return sentence.endswith((".", "…")) and bool(words) and words[-1].lower() in _DANGLING
+
+
+def _starts_truncated(sentence: str) -> bool:
+    first = sentence.lstrip("\"'“‘(")[:1]
+    return first.isalpha() and first.islower()
+
+
+def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list[Sentence]:
+    """Sentences of every non-heading block, in order, with their heading and snippet marks."""
+    settings = settings or ChunkingSettings()
+    sentences: list[Sentence] = []
+    heading = ""
+    for index, block in enumerate(split_blocks(text)):
+        if block.is_heading:
+            heading = " ".join(text[block.start : block.end].lstrip("#").split())
+            continue
+        pieces = _raw_pieces(text, block.start, block.end)
+        for a, b, cut in _merge_short(text, pieces, settings.min_sentence_chars):
+            parts = _split_long(text, a, b, settings)
+            for n, (pa, pb) in enumerate(parts):
+                s = text[pa:pb]
+                ends_cut = _ends_truncated(s) or (cut and n == len(parts) - 1)
+                sentences.append(Sentence(pa, pb, index, heading, ends_cut, _starts_truncated(s)))
+    return sentences
+
+
+def _segments(sentences: list[Sentence]) -> list[list[Sentence]]:
+    """Runs of sentences that may share a chunk: same block, no snippet boundary between."""
+    segments: list[list[Sentence]] = []
+    for s in sentences:
+        prev = segments[-1][-1] if segments else None
+        joined = prev is not None and prev.block == s.block and not prev.truncated_end and not s.truncated_start
+        if joined:
+            segments[-1].append(s)
+        else:
+            segments.append([s])
+    return segments
+
+
+def chunk_text(text: str, doc: str, settings: ChunkingSettings | None = None) -> list[Chunk]:
+    """All chunks of one document, ordered by (start, end).
+
+    Every window of 1..max_sentences consecutive sentences inside one segment
+    becomes a chunk, as long as it fits in ``max_chars`` (a single sentence always does).
+    """
+    settings = settings or ChunkingSettings()
+    chunks: list[Chunk] = []
+    for segment in _segments(split_sentences(text, settings)):
+        for i, first in enumerate(segment):
+            for size in range(1, settings.max_sentences + 1):
+                if i + size > len(segment):
+                    break
+                last = segment[i + size - 1]
+                if size > 1 and last.end - first.start > settings.max_chars:
+                    break
+                members = segment[i : i + size]
+                chunks.append(
+                    Chunk(
+                        id=f"{doc}:{first.start}-{last.end}",
+                        doc=doc,
+                        start=first.start,
+                        end=last.end,
+                        text=text[first.start : last.end],
+                        heading=first.heading,
+                        block=first.block,
+                        sentences=tuple((s.start, s.end) for s in members),
+                    )
+                )
+    chunks.sort(key=lambda c: (c.start, c.end))
+    return chunks

@@ -1,0 +1,314 @@
+"""The default store: a FAISS index and plain files in one local folder.
+
+Layout of an index folder::
+
+    CURRENT                 name of the live generation, replaced atomically
+    gen-000007/
+        manifest.json       model, dimension, chunking, documents, calibration, file sizes
+        chunks.jsonl        one chunk per line, row i <-> vector i
+        vectors.npy         float32 (n, dimension), the source of truth for rebuilds
+        index.faiss         the search structure built from vectors.npy
+    texts/<sha256>.txt      the exact text of each document, content-addressed
+
+Every change writes a whole new generation beside the live one and then flips
+``CURRENT``: a crash or ``kill -9`` at any moment leaves the old generation
+live and loadable. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .chunking import Chunk
+from .fsutil import fsync_dir, write_atomic
+from .store import (
+    FORMAT_VERSION,
+    Hit,
+    IndexCorrupt,
+    IndexMissing,
+    Manifest,
+    NewDocument,
+    VectorStore,
+)
+
+__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "EXACT_BELOW"]
+
+# Below this many vectors exact search is both fast enough and exact (see docs/performance.md).
+EXACT_BELOW = 100_000
+# Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
+MMAP_ABOVE_BYTES = 256 * 1024 * 1024
+REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
+
+
+def choose_index_type(n: int, requested: str = "auto") -> str:
+    if requested != "auto":
+        return requested
+    return "flat" if n < EXACT_BELOW else "hnsw"
+
+
+def build_faiss_index(vectors: np.ndarray, index_type: str):
+    """A FAISS inner-product index over unit vectors, of the given type.
+
+    ``flat`` is exact; ``hnsw`` is a graph (fast, ~1.1x the vectors' memory);
+    ``ivf-sq8`` and ``ivf-pq`` cluster and compress (least memory, need training).
+    """
+    import faiss
+
+    n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
+    if index_type == "flat" or n == 0:
+        index = faiss.IndexFlatIP(dim or 1)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    elif index_type in ("ivf-sq8", "ivf-pq"):
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
+        quantizer = faiss.IndexFlatIP(dim)
+        if index_type == "ivf-sq8":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        else:
+            m = next(m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors if n <= 100_000 else vectors[np.random.default_rng(0).choice(n, 100_000, replace=False)]
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        index.nprobe = max(1, min(nlist, 16))
+    else:
+        raise ValueError(f"unknown index type {index_type!r}: use auto, flat, hnsw, ivf-sq8 or ivf-pq")
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+@dataclass
+class _Generation:
+    manifest: Manifest
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    index: object
+    row_of: dict[str, int]
+
+
+class FaissStore(VectorStore):
+    """Index folder on local disk. Loads lazily; every ``apply`` is a new generation."""
+
+    def __init__(self, index_dir: Path, *, index_type: str = "auto") -> None:
+        self.index_dir = Path(index_dir)
+        self.index_type = index_type
+        self._gen: _Generation | None = None
+        self._gen_name: str | None = None
+        self._lock = threading.RLock()
+
+    def describe(self) -> str:
+        return f"FAISS index at {self.index_dir}"
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _current_name(self) -> str | None:
+        try:
+            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise IndexCorrupt(f"cannot read {self.index_dir / 'CURRENT'} ({err}); {self._hint()}") from err
+        if not name.startswith("gen-") or "/" in name:
+            raise IndexCorrupt(f"the index pointer {self.index_dir / 'CURRENT'} is damaged; {self._hint()}")
+        return name
+
+    def _hint(self) -> str:
+        return REBUILD_HINT.format(dir=self.index_dir)
+
+    def exists(self) -> bool:
+        return self._current_name() is not None
+
+    def _load(self) -> _Generation | None:
+        with self._lock:
+            name = self._current_name()
+            if name is None:
+                self._gen, self._gen_name = None, None
+                return None
+            if name == self._gen_name and self._gen is not None:
+                return self._gen
+            self._gen = self._read_generation(self.index_dir / name)
+            self._gen_name = name
+            return self._gen
+
+    def reload(self) -> None:
+        """Forget what is cached so the next call reads the live generation again."""
+        with self._lock:
+            self._gen, self._gen_name = None, None
+
+    def _read_generation(self, folder: Path) -> _Generation:
+        import faiss
+
+        hint = self._hint()
+        try:
+            data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            manifest = Manifest.from_dict(data)
+        except FileNotFoundError as err:
+            raise IndexCorrupt(f"the index at {self.index_dir} has no manifest ({folder.name}); {hint}") from err
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise IndexCorrupt(f"the index manifest in {folder} is damaged ({err}); {hint}") from err
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexCorrupt(
+                f"the index at {self.index_dir} has format {manifest.format_version}, this version reads "
+                f"{FORMAT_VERSION}; {hint}"
+            )
+        for fname, size in data.get("files", {}).items():
+            path = folder / fname
+            if not path.exists() or path.stat().st_size != size:
+                raise IndexCorrupt(f"the index file {path} is missing or truncated; {hint}")
+        try:
+            with open(folder / "chunks.jsonl", encoding="utf-8") as handle:
+                chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+            big = (folder / "vectors.npy").stat().st_size > MMAP_ABOVE_BYTES
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r" if big else None, allow_pickle=False)
+            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if big else 0
+            index = faiss.read_index(str(folder / "index.faiss"), flags)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise IndexCorrupt(f"the index in {folder} cannot be read ({err}); {hint}") from err
+        if not (len(chunks) == vectors.shape[0] == index.ntotal):
+            raise IndexCorrupt(
+                f"the index in {folder} is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
+                f"{index.ntotal} in FAISS); {hint}"
+            )
+        if len(chunks) and vectors.shape[1] != manifest.dimension:
+            raise IndexCorrupt(f"the vectors in {folder} do not have the manifest's dimension; {hint}")
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = max(index.hnsw.efSearch, 64)
+        return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+
+    def read_manifest(self) -> Manifest | None:
+        gen = self._load()
+        return gen.manifest if gen else None
+
+    def _require(self) -> _Generation:
+        gen = self._load()
+        if gen is None:
+            raise IndexMissing(f"there is no index at {self.index_dir}; build it with: python -m indexer build --index {self.index_dir}")
+        return gen
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        gen = self._require()
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if not gen.chunks or k <= 0:
+            return [[] for _ in range(len(queries))]
+        scores, rows = gen.index.search(queries, min(k, len(gen.chunks)))
+        return [
+            [Hit(gen.chunks[r], float(s)) for s, r in zip(score_row, row_row) if r >= 0]
+            for score_row, row_row in zip(scores, rows)
+        ]
+
+    def get_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        gen = self._require()
+        rows = [gen.row_of[cid] for cid in chunk_ids]
+        return np.asarray(gen.vectors[rows], dtype=np.float32)
+
+    def all_chunks(self) -> list[Chunk]:
+        gen = self._load()
+        return list(gen.chunks) if gen else []
+
+    def document_text(self, name: str) -> str:
+        gen = self._require()
+        record = gen.manifest.documents.get(name)
+        if record is None:
+            raise KeyError(f"no document named {name!r} in the index")
+        path = self.index_dir / "texts" / f"{_text_key(record.sha256)}.txt"
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise IndexCorrupt(f"the stored text of {name} is missing ({path}); {self._hint()}") from err
+
+    def count(self) -> int:
+        gen = self._load()
+        return len(gen.chunks) if gen else 0
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def apply(self, *, remove: Iterable[str], add: Sequence[NewDocument], manifest: Manifest) -> None:
+        with self._lock:
+            current = self._load()
+            drop = set(remove) | {doc.record.name for doc in add}
+            keep_rows = (
+                [i for i, c in enumerate(current.chunks) if c.doc not in drop] if current is not None else []
+            )
+            chunks = [current.chunks[i] for i in keep_rows] if current is not None else []
+            parts = [np.asarray(current.vectors[keep_rows], dtype=np.float32)] if current is not None and keep_rows else []
+            for doc in add:
+                if len(doc.chunks) != len(doc.vectors):
+                    raise ValueError(f"{doc.record.name}: {len(doc.chunks)} chunks but {len(doc.vectors)} vectors")
+                chunks.extend(doc.chunks)
+                parts.append(np.asarray(doc.vectors, dtype=np.float32).reshape(len(doc.chunks), manifest.dimension))
+            vectors = np.concatenate(parts) if parts else np.zeros((0, manifest.dimension), dtype=np.float32)
+            index_type = choose_index_type(len(chunks), self.index_type)
+            manifest = Manifest(
+                model=manifest.model,
+                dimension=manifest.dimension,
+                chunking=manifest.chunking,
+                documents=manifest.documents,
+                calibration=manifest.calibration,
+                index_type=index_type,
+            )
+            texts_dir = self.index_dir / "texts"
+            for doc in add:
+                path = texts_dir / f"{_text_key(doc.record.sha256)}.txt"
+                if not path.exists():
+                    write_atomic(path, doc.text)
+            self._write_generation(manifest, chunks, vectors, build_faiss_index(vectors, index_type))
+            self._collect_garbage(manifest)
+
+    def _write_generation(self, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
+        import faiss
+
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        current = self._current_name()
+        number = int(current.split("-")[1]) + 1 if current else 1
+        name = f"gen-{number:06d}"
+        tmp = self.index_dir / f".tmp-{name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+        faiss.write_index(index, str(tmp / "index.faiss"))
+        files = {f: (tmp / f).stat().st_size for f in ("chunks.jsonl", "vectors.npy", "index.faiss")}
+        data = manifest.to_dict() | {"files": files}
+        (tmp / "manifest.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        for fname in (*files, "manifest.json"):
+            with open(tmp / fname, "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_dir(tmp)
+        final = self.index_dir / name
+        shutil.rmtree(final, ignore_errors=True)  # a leftover of a crashed earlier attempt
+        os.replace(tmp, final)
+        fsync_dir(self.index_dir)
+        write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
+        self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+        self._gen_name = name
+
+    def _collect_garbage(self, manifest: Manifest) -> None:
+        """Remove old generations, crashed temporaries and texts no document needs any more."""
+        for path in self.index_dir.iterdir():
+            stale_gen = path.name.startswith("gen-") and path.name != self._gen_name
+            if stale_gen or path.name.startswith(".tmp-gen-"):
+                shutil.rmtree(path, ignore_errors=True)
+        wanted = {f"{_text_key(rec.sha256)}.txt" for rec in manifest.documents.values()}
+        texts_dir = self.index_dir / "texts"
+        if texts_dir.is_dir():
+            for path in texts_dir.iterdir():
+                if path.name not in wanted:
+                    path.unlink(missing_ok=True)
+
+
+def _text_key(sha256: str) -> str:
+    """File name for a document's stored text; the source hash is enough to tell versions apart."""
+    return hashlib.sha256(f"text:{sha256}".encode()).hexdigest()[:32]

@@ -1,0 +1,196 @@
+"""The seam between the bot and where vectors live.
+
+``VectorStore`` is the whole interface the indexer, the bot and the page use;
+each backend is one module (``faiss_store`` for the local default, ``milvus_store``
+for a collection that outgrows one machine), picked by ``open_store``.
+
+A store holds, per document, its record, the text that quotes are taken from,
+its chunks and one unit vector per chunk. Changes go in through ``apply`` as one
+transaction: the FAISS store writes a new generation and flips a pointer, so a
+crash at any point leaves the previous state loadable.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .chunking import Chunk
+
+__all__ = [
+    "FORMAT_VERSION",
+    "IndexError_",
+    "IndexMissing",
+    "IndexCorrupt",
+    "IndexMismatch",
+    "DocumentRecord",
+    "Manifest",
+    "NewDocument",
+    "Hit",
+    "VectorStore",
+    "open_store",
+]
+
+FORMAT_VERSION = 1
+
+
+class IndexError_(RuntimeError):
+    """Base of the index errors: each message says how to get a working index back."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexCorrupt(IndexError_):
+    pass
+
+
+class IndexMismatch(IndexError_):
+    pass
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What the index remembers of a document: enough to tell whether it changed."""
+
+    name: str
+    sha256: str
+    title: str
+    format: str
+    source: str
+    n_chunks: int
+    indexed_at: str
+    pages: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["pages"] = list(self.pages)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DocumentRecord":
+        return cls(
+            name=data["name"],
+            sha256=data["sha256"],
+            title=data.get("title", data["name"]),
+            format=data.get("format", "txt"),
+            source=data.get("source", data["name"]),
+            n_chunks=int(data.get("n_chunks", 0)),
+            indexed_at=data.get("indexed_at", ""),
+            pages=tuple(int(p) for p in data.get("pages", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """How an index was built. A bot refuses an index whose model it does not use."""
+
+    model: str
+    dimension: int
+    chunking: dict
+    documents: dict[str, DocumentRecord] = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
+    index_type: str = "flat"
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict:
+        return {
+            "format_version": self.format_version,
+            "model": self.model,
+            "dimension": self.dimension,
+            "chunking": self.chunking,
+            "index_type": self.index_type,
+            "calibration": self.calibration,
+            "documents": {name: rec.to_dict() for name, rec in sorted(self.documents.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Manifest":
+        return cls(
+            model=data["model"],
+            dimension=int(data["dimension"]),
+            chunking=dict(data.get("chunking", {})),
+            documents={name: DocumentRecord.from_dict(rec) for name, rec in data.get("documents", {}).items()},
+            calibration=dict(data.get("calibration", {})),
+            index_type=data.get("index_type", "flat"),
+            format_version=int(data.get("format_version", 0)),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    record: DocumentRecord
+    text: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray  # (len(chunks), dimension) float32, unit length
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # inner product of unit vectors: cosine similarity
+
+
+class VectorStore(ABC):
+    """Where chunks and their vectors live. Retrieval knows nothing else about the backend."""
+
+    @abstractmethod
+    def read_manifest(self) -> Manifest | None:
+        """The manifest of the stored index, or ``None`` when nothing was built yet."""
+
+    @abstractmethod
+    def apply(self, *, remove: Iterable[str], add: Sequence[NewDocument], manifest: Manifest) -> None:
+        """Remove documents by name, add (or replace) documents, record the manifest: all or nothing."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        """Best ``k`` chunks per query row, best first, by inner product."""
+
+    @abstractmethod
+    def get_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """Stored vectors of the given chunks, in the order asked."""
+
+    @abstractmethod
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk, for lexical scoring and listing."""
+
+    @abstractmethod
+    def document_text(self, name: str) -> str:
+        """The exact text quotes of document ``name`` are slices of."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of stored chunks."""
+
+    def documents(self) -> dict[str, DocumentRecord]:
+        manifest = self.read_manifest()
+        return dict(manifest.documents) if manifest else {}
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+def open_store(kind: str = "faiss", *, index_dir: Path | None = None, uri: str | None = None, index_type: str = "auto") -> VectorStore:
+    """The store named by configuration; backends are imported only when chosen."""
+    if kind == "faiss":
+        from .faiss_store import FaissStore
+
+        if index_dir is None:
+            raise ValueError("the FAISS store needs an index folder (--index DIR)")
+        return FaissStore(Path(index_dir), index_type=index_type)
+    if kind == "milvus":
+        from .milvus_store import MilvusStore  # noqa: WPS433 - optional backend
+
+        if not uri:
+            raise ValueError("the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)")
+        return MilvusStore(uri, index_type=index_type)
+    raise ValueError(f"unknown store {kind!r}: use 'faiss' or 'milvus'")
