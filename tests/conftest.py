@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from tests.fakes import FakeEmbedder  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CORPUS = PROJECT_ROOT / "corpus"
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A two-document corpus written by the test, with headings, bullets and a repeated sentence."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "cramps.txt").write_text(
+        "Leg Cramps\n\n"
+        "A leg cramp is a sudden painful tightening of the calf muscle. It usually passes within minutes. "
+        "Stretching the calf gently can relieve a leg cramp.\n\n"
+        "Causes of cramps · Dehydration after long exercise · Low magnesium levels in the blood. "
+        "A leg cramp is a sudden painful tightening of the calf muscle.\n",
+        encoding="utf-8",
+    )
+    (corpus / "sleep.md").write_text(
+        "# Sleep\n\nAdults need seven to nine hours of sleep each night. "
+        "A dark and quiet bedroom helps people fall asleep faster.\n",
+        encoding="utf-8",
+    )
+    return corpus
