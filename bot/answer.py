@@ -12,11 +12,11 @@ from typing import Sequence
 
 import numpy as np
 
-from indexer.chunking import Chunk
+from indexer.chunking import Chunk, Sentence
 
 from .retrieval import Candidate
 
-__all__ = ["ABSTAIN_MESSAGE", "Highlight", "Passage", "Answer", "select_passages", "is_near_duplicate", "relevance_label"]
+__all__ = ["ABSTAIN_MESSAGE", "Highlight", "Passage", "Answer", "select_passages", "expand_span", "is_near_duplicate", "relevance_label"]
 
 ABSTAIN_MESSAGE = "The source text doesn't cover this."
 
@@ -104,6 +104,38 @@ def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
     return chosen
 
 
+def expand_span(
+    sentences: Sequence[Sentence], start: int, end: int, max_chars: int, taken: Sequence[tuple[int, int]] = ()
+) -> tuple[int, int]:
+    """Grow ``[start, end)`` by whole neighbouring sentences of the same paragraph, up to ``max_chars``.
+
+    Retrieval scores small windows, which find the right sentence; a reader
+    needs a little context around it. Growth alternates after/before, never
+    leaves the paragraph and never runs into a span already ``taken``.
+    """
+    inside = [i for i, s in enumerate(sentences) if s.start >= start and s.end <= end]
+    if not inside:
+        return start, end
+    lo, hi = inside[0], inside[-1]
+    block = sentences[lo].block
+
+    def free(i: int) -> bool:
+        s = sentences[i]
+        return s.block == block and not any(s.start < b and a < s.end for a, b in taken)
+
+    grew = True
+    while grew:
+        grew = False
+        for i in (hi + 1, lo - 1):
+            if 0 <= i < len(sentences) and free(i):
+                new_start, new_end = min(sentences[lo].start, sentences[i].start), max(sentences[hi].end, sentences[i].end)
+                if new_end - new_start <= max_chars:
+                    lo, hi = min(lo, i), max(hi, i)
+                    grew = True
+                    break
+    return min(start, sentences[lo].start), max(end, sentences[hi].end)
+
+
 def best_sentence(chunk: Chunk, sentence_scores: np.ndarray) -> Highlight:
     i = int(np.argmax(sentence_scores)) if len(sentence_scores) else 0
     start, end = chunk.sentences[i]
@@ -119,10 +151,10 @@ def relevance_label(margin: float) -> str:
     return "low"
 
 
-def location_of(text: str, chunk: Chunk, pages: Sequence[int] = ()) -> str:
+def location_of(text: str, start: int, block: int, pages: Sequence[int] = ()) -> str:
     """A human location: page for paged documents, else paragraph and line."""
     if pages:
-        page = sum(1 for p in pages if p <= chunk.start)
+        page = sum(1 for p in pages if p <= start)
         return f"page {max(page, 1)}"
-    line = text.count("\n", 0, chunk.start) + 1
-    return f"paragraph {chunk.block + 1}, line {line}"
+    line = text.count("\n", 0, start) + 1
+    return f"paragraph {block + 1}, line {line}"

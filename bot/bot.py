@@ -8,6 +8,7 @@ questions get an abstaining ``Answer`` with a message that says why.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,23 @@ from typing import Sequence
 
 import numpy as np
 
+from indexer.chunking import Chunk, ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
 from indexer.store import IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
 
-from .answer import ABSTAIN_MESSAGE, Answer, Highlight, Passage, best_sentence, location_of, relevance_label, select_passages
+from .answer import (
+    ABSTAIN_MESSAGE,
+    Answer,
+    Highlight,
+    Passage,
+    best_sentence,
+    expand_span,
+    location_of,
+    relevance_label,
+    select_passages,
+)
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question"]
@@ -60,6 +72,9 @@ class Bot:
         self.info = info or CorpusInfo()
         self.retriever = Retriever(store, embedder)
         self._manifest: Manifest | None = None
+        self._doc_cache: dict[str, tuple[str, list[Sentence]]] = {}
+        self._example_vectors: np.ndarray | None = None
+        self._cache_lock = threading.Lock()
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -98,6 +113,8 @@ class Bot:
         if hasattr(self.store, "reload"):
             self.store.reload()
         self.retriever.reset()
+        with self._cache_lock:
+            self._doc_cache.clear()
         self.check_index()
 
     @property
@@ -128,33 +145,54 @@ class Bot:
         if not candidates or max(c.dense for c in candidates) < threshold.value:
             return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=self.suggest(vector), searched_as=searched)
         chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.value or c is candidates[0]]
-        passages = tuple(self._passage(c, vector, threshold) for c in chosen)
-        return Answer(text, False, "", passages, notice=notice, searched_as=searched)
+        taken: list[tuple[int, int]] = []
+        passages = []
+        for cand in chosen:
+            passage = self._passage(cand, vector, threshold, [t for t in taken])
+            taken.append((passage.start, passage.end))
+            passages.append(passage)
+        return Answer(text, False, "", tuple(passages), notice=notice, searched_as=searched)
 
-    def _passage(self, cand: Candidate, vector: np.ndarray, threshold: _Threshold) -> Passage:
+    def _document(self, name: str) -> tuple[str, list[Sentence]]:
+        """A document's text and sentences, cached: the passage context is cut from them."""
+        with self._cache_lock:
+            cached = self._doc_cache.get(name)
+        if cached is None:
+            text = self.store.document_text(name)
+            settings = ChunkingSettings.from_dict(self.manifest.chunking)
+            cached = (text, split_sentences(text, settings))
+            with self._cache_lock:
+                if len(self._doc_cache) > 256:
+                    self._doc_cache.clear()
+                self._doc_cache[name] = cached
+        return cached
+
+    def _passage(self, cand: Candidate, vector: np.ndarray, threshold: _Threshold, taken: list[tuple[int, int]]) -> Passage:
         chunk = cand.chunk
         record = self.manifest.documents.get(chunk.doc)
         ids = [f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences]
         try:
             sentence_scores = self.store.get_vectors(ids) @ vector if len(ids) > 1 else np.zeros(1)
-        except KeyError:
+        except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
             sentence_scores = np.zeros(len(ids))
         highlight: Highlight = best_sentence(chunk, sentence_scores)
-        try:
-            doc_text = self.store.document_text(chunk.doc)
-        except (KeyError, OSError):
-            doc_text = ""
+        doc_text, sentences = self._document(chunk.doc)
+        start, end = expand_span(sentences, chunk.start, chunk.end, self.settings.passage_chars, taken)
+        if doc_text[chunk.start : chunk.end] != chunk.text:
+            raise IndexMismatch(
+                f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"
+            )
         return Passage(
-            text=chunk.text,
+            text=doc_text[start:end],
             source=record.source if record else chunk.doc,
             document=chunk.doc,
             title=record.title if record else chunk.doc,
-            start=chunk.start,
-            end=chunk.end,
+            start=start,
+            end=end,
             score=round(cand.score, 4),
             relevance=relevance_label(cand.dense - threshold.noise),
             best_sentence=highlight,
-            location=location_of(doc_text, chunk, record.pages if record else ()),
+            location=location_of(doc_text, start, chunk.block, record.pages if record else ()),
             heading=chunk.heading,
         )
 
@@ -163,6 +201,7 @@ class Bot:
         examples = list(self.info.examples)
         if not examples:
             return ()
-        scores = self.embedder.encode(examples) @ vector
-        order = np.argsort(-scores)[:n]
+        if self._example_vectors is None:
+            self._example_vectors = self.embedder.encode(examples)
+        order = np.argsort(-(self._example_vectors @ vector))[:n]
         return tuple(examples[i] for i in order)

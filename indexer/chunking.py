@@ -40,6 +40,8 @@ __all__ = [
 class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
+    # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
+    version: int = 2
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -89,8 +91,16 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What the model sees: the heading gives the chunk its context."""
-        return f"{self.heading}: {self.text}" if self.heading else self.text
+        """What the model sees: the heading for context, and no question sentences.
+
+        A question in the text ("What Is a Muscle Cramp?") is a header for what
+        follows; embedded with it, every window containing one looks like an
+        answer to every question on the topic. Measured in docs/quality.md.
+        """
+        parts = [self.text[s - self.start : e - self.start] for s, e in self.sentences]
+        statements = [p for p in parts if not p.rstrip("\"'”’) ").endswith("?")]
+        body = " ".join(statements) if statements and len(statements) < len(parts) else self.text
+        return f"{self.heading}: {body}" if self.heading else body
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -279,6 +289,24 @@ def _segments(sentences: list[Sentence]) -> list[list[Sentence]]:
     return segments
 
 
+def _makes_a_passage(text: str, members: list[Sentence], is_segment: bool) -> bool:
+    """Whether a window says something on its own.
+
+    A question is asked to be answered: a window ending on one leaves the reader
+    hanging (and matches questions for the wrong reason). A short fragment cut off
+    by the source is noise on its own. Both still appear inside longer windows,
+    and a segment that consists of nothing else is kept whole.
+    """
+    if is_segment:
+        return True
+    last = members[-1]
+    if text[last.start : last.end].rstrip("\"'”’) ").endswith("?"):
+        return False
+    if len(members) == 1 and last.truncated_end and last.end - last.start < 80:
+        return False
+    return True
+
+
 def chunk_text(text: str, doc: str, settings: ChunkingSettings | None = None) -> list[Chunk]:
     """All chunks of one document, ordered by (start, end).
 
@@ -296,6 +324,8 @@ def chunk_text(text: str, doc: str, settings: ChunkingSettings | None = None) ->
                 if size > 1 and last.end - first.start > settings.max_chars:
                     break
                 members = segment[i : i + size]
+                if not _makes_a_passage(text, members, is_segment=size == len(segment)):
+                    continue
                 chunks.append(
                     Chunk(
                         id=f"{doc}:{first.start}-{last.end}",
