@@ -154,7 +154,7 @@ class Bot:
             score=round(cand.score, 4),
             relevance=relevance_label(cand.dense - threshold.noise),
             best_sentence=highlight,
-            location=location_of(doc_text, chunk, record.pages if record else ()),
+            location=location_of(doc_text, chunk, record.pages if record else (), record.format if record else "txt"),
             heading=chunk.heading,
         )
 
