@@ -104,7 +104,8 @@ def _build(settings: Settings, store: VectorStore) -> int:
     with _writing(store):
         damage = discard_damaged_index(store)
         if damage:
-            print(f"warning: the index is damaged: {damage}\nbuilding the index again from {settings.corpus_dir}", file=sys.stderr)
+            print(f"warning: the index is damaged: {damage}", file=sys.stderr)
+            print(f"building the index again from {settings.corpus_dir}", file=sys.stderr)
         report = build_corpus(
             settings.corpus_dir, store, embedder, show_progress=True, settings=ChunkingSettings(),
             max_bytes=settings.max_upload_bytes,
@@ -120,7 +121,10 @@ def _add(settings: Settings, store: VectorStore, args: argparse.Namespace) -> in
         settings.corpus_dir, args.paths, max_bytes=settings.max_upload_bytes, on_conflict=args.on_conflict or "rename"
     )
     for result in results:
-        print(f"{result.message}" if result.ok else f"refused {result.message}", file=sys.stdout if result.ok else sys.stderr)
+        if result.ok:
+            print(result.message)
+        else:
+            print(f"refused {result.message}", file=sys.stderr)
     if any(r.ok for r in results):
         embedder = Embedder(settings.model, device=settings.device)
         with _writing(store):
@@ -138,7 +142,8 @@ def _remove(settings: Settings, store: VectorStore, args: argparse.Namespace) ->
             print(f"error: {err}", file=sys.stderr)
             status = 1
             continue
-        where = [w for w, done in (("the index", result.removed_from_index), ("the corpus folder", result.file_deleted)) if done]
+        places = (("the index", result.removed_from_index), ("the corpus folder", result.file_deleted))
+        where = [place for place, done in places if done]
         print(f"removed {result.name} from {' and '.join(where)}")
     return status
 

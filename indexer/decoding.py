@@ -55,7 +55,10 @@ def _decode(data: bytes) -> str:
             try:
                 return data.decode(encoding)
             except UnicodeDecodeError as err:
-                raise DocumentError(f"the file starts with a {encoding} byte-order mark but is not valid {encoding} ({err.reason}); save it as UTF-8") from err
+                raise DocumentError(
+                    f"the file starts with a {encoding} byte-order mark but is not valid {encoding} "
+                    f"({err.reason}); save it as UTF-8"
+                ) from err
     if b"\x00" in data:
         guess = _detect(data)
         if guess is not None and guess[0].startswith(("utf_16", "utf_32")):
