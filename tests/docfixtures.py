@@ -7,9 +7,10 @@ line), Word files with python-docx, so nothing binary has to be committed.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Sequence
 
-__all__ = ["make_pdf", "make_docx", "HTML_PAGE"]
+__all__ = ["make_pdf", "make_docx", "HTML_PAGE", "write_mixed_formats"]
 
 
 def make_pdf(pages: Sequence[Sequence[str]], *, user_password: str | None = None, owner_password: str | None = None) -> bytes:
@@ -90,3 +91,14 @@ HTML_PAGE = """<!doctype html>
 <script type="application/ld+json">{"name": "JSON TEXT"}</script>
 </body></html>
 """
+
+
+def write_mixed_formats(folder: Path) -> list[Path]:
+    """One document per extracted format (HTML, Word, a two-page PDF) in ``folder``, which is created."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sleep.html").write_text(HTML_PAGE, encoding="utf-8")
+    (folder / "cramps.docx").write_bytes(make_docx(title="Leg cramp leaflet"))
+    (folder / "minerals.pdf").write_bytes(
+        make_pdf([["Minerals"], ["Magnesium supplements may reduce night-time leg cramps in older adults."]])
+    )
+    return sorted(folder.iterdir())

@@ -9,21 +9,15 @@ from indexer.embedding import Embedder
 from indexer.faiss_store import FaissStore
 from indexer.manage import add_files, index_added
 from indexer.settings import Settings
-from tests.docfixtures import HTML_PAGE, make_docx, make_pdf
+from tests.docfixtures import write_mixed_formats
 
 
 @pytest.mark.model
 def test_uploaded_formats_are_quoted_by_the_real_model(tmp_path):
-    uploads = tmp_path / "uploads"
-    uploads.mkdir()
-    (uploads / "sleep.html").write_text(HTML_PAGE, encoding="utf-8")
-    (uploads / "cramps.docx").write_bytes(make_docx(title="Leg cramp leaflet"))
-    (uploads / "minerals.pdf").write_bytes(
-        make_pdf([["Minerals and cramps"], ["Magnesium supplements may reduce night-time leg cramps in older adults."]])
-    )
+    uploads = write_mixed_formats(tmp_path / "uploads")
     settings = Settings(index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus")
     embedder = Embedder(settings.model)
-    results = add_files(settings.corpus_dir, sorted(uploads.iterdir()), max_bytes=settings.max_upload_bytes)
+    results = add_files(settings.corpus_dir, uploads, max_bytes=settings.max_upload_bytes)
     report = index_added(FaissStore(settings.index_dir), embedder, results)
     assert sorted(report.added) == ["cramps.docx", "minerals.pdf", "sleep.html"]
 

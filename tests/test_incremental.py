@@ -10,7 +10,7 @@ from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import ChunkingSettings, chunk_text
 from indexer.faiss_store import FaissStore
 from indexer.settings import Settings
-from tests.docfixtures import HTML_PAGE, make_docx, make_pdf
+from tests.docfixtures import write_mixed_formats
 from tests.fakes import FakeEmbedder
 
 
@@ -85,12 +85,7 @@ def test_model_change_while_adding_keeps_documents_not_passed_in(small_corpus, t
 
 def test_citations_name_and_open_the_right_document(tmp_path):
     corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "sleep.html").write_text(HTML_PAGE, encoding="utf-8")
-    (corpus / "cramps.docx").write_bytes(make_docx(title="Leg cramp leaflet"))
-    (corpus / "minerals.pdf").write_bytes(
-        make_pdf([["Minerals"], ["Magnesium supplements reduce night cramps in some older adults."]])
-    )
+    write_mixed_formats(corpus)
     (corpus / "notes.txt").write_text("Volcanoes erupt when magma rises through the crust.\n", encoding="utf-8")
     store = FaissStore(tmp_path / "index")
     build_corpus(corpus, store, FakeEmbedder())
