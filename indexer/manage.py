@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Sequence
 from .build import BuildReport, _project_relative, remove_documents, sync_documents
 from .chunking import ChunkingSettings
 from .embedding import TextEmbedder
+from .fsutil import fsync_dir
 from .loaders import LOADERS, Document, DocumentError, load_corpus_info, load_document, size_text
 from .store import IndexCorrupt, IndexError_, VectorStore
 
@@ -128,6 +129,7 @@ def add_files(
         raise ValueError("names must give one original name per path")
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_uploads(corpus_dir)
     try:
         titles = load_corpus_info(corpus_dir).document_titles
     except DocumentError:
@@ -139,7 +141,19 @@ def add_files(
             results.append(_add_one(corpus_dir, Path(path), original, max_bytes, on_conflict, titles))
         except DocumentError as err:
             results.append(AddResult(original, "", False, str(err)))
+        except OSError as err:
+            message = f"{original}: cannot save the file into {corpus_dir} ({err.strerror}); check that folder"
+            results.append(AddResult(original, "", False, message))
     return results
+
+
+def _remove_stale_uploads(corpus_dir: Path, older_than_s: float = 3600) -> None:
+    """Temporary copies left by an add that was killed midway (they are hidden, so builds skip them)."""
+    cutoff = time.time() - older_than_s
+    for path in corpus_dir.glob(".upload-*"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def _add_one(corpus_dir: Path, path: Path, original: str, max_bytes: int, on_conflict: str, titles: dict) -> AddResult:
@@ -225,15 +239,16 @@ def _place(tmp: Path, target: Path, *, replace_existing: bool, original: str) ->
     """Move the checked copy into place atomically; never over another file unless replacing."""
     if replace_existing:
         os.replace(tmp, target)
-        return
-    try:
-        os.link(tmp, target)  # fails if the name was taken meanwhile, unlike a rename
-    except FileExistsError as err:
-        raise DocumentError(f"{original}: another file named {target.name} was just added; try again") from err
-    except OSError:  # a file system without hard links: a plain check-then-rename
-        if target.exists():
-            raise DocumentError(f"{original}: another file named {target.name} was just added; try again") from None
-        os.replace(tmp, target)
+    else:
+        try:
+            os.link(tmp, target)  # fails if the name was taken meanwhile, unlike a rename
+        except FileExistsError as err:
+            raise DocumentError(f"{original}: another file named {target.name} was just added; try again") from err
+        except OSError:  # a file system without hard links: a plain check-then-rename
+            if target.exists():
+                raise DocumentError(f"{original}: another file named {target.name} was just added; try again") from None
+            os.replace(tmp, target)
+    fsync_dir(target.parent)
 
 
 def _sha256_of(path: Path) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,17 @@ def test_file_over_the_upload_limit_is_refused_and_not_copied(tmp_path, uploads)
     assert not result.ok
     assert "big.txt: the file is" in result.message and "upload limit" in result.message
     assert list(corpus.iterdir()) == []
+
+
+def test_temporary_copies_left_by_a_killed_add_are_cleaned_up(tmp_path, uploads):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    stale, fresh = corpus / ".upload-0123456789ab.txt", corpus / ".upload-ba9876543210.txt"
+    stale.write_text("half a copy", encoding="utf-8")
+    fresh.write_text("another add is copying this right now", encoding="utf-8")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    add_files(corpus, [uploads / "cramps.txt"], max_bytes=MB)
+    assert sorted(p.name for p in corpus.iterdir()) == [fresh.name, "cramps.txt"]
 
 
 def test_missing_path_gets_an_error(tmp_path):
