@@ -151,10 +151,18 @@ def relevance_label(margin: float) -> str:
     return "low"
 
 
-def location_of(text: str, start: int, block: int, pages: Sequence[int] = ()) -> str:
-    """A human location: page for paged documents, else paragraph and line."""
+# Formats whose stored text is the file itself, so its lines are the file's lines.
+_PLAIN_FORMATS = frozenset({"txt", "md", "markdown"})
+
+
+def location_of(text: str, chunk: Chunk, start: int, pages: Sequence[int] = (), fmt: str = "txt") -> str:
+    """A human location for a passage starting at ``start``: page for paged documents (PDF),
+    section for extracted ones (HTML, Word: their extracted lines mean nothing to a reader),
+    else paragraph and line."""
     if pages:
         page = sum(1 for p in pages if p <= start)
         return f"page {max(page, 1)}"
+    if fmt not in _PLAIN_FORMATS:
+        return f'section "{chunk.heading}"' if chunk.heading else f"paragraph {chunk.block + 1}"
     line = text.count("\n", 0, start) + 1
-    return f"paragraph {block + 1}, line {line}"
+    return f"paragraph {chunk.block + 1}, line {line}"

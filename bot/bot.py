@@ -192,7 +192,7 @@ class Bot:
             score=round(cand.score, 4),
             relevance=relevance_label(cand.dense - threshold.noise),
             best_sentence=highlight,
-            location=location_of(doc_text, start, chunk.block, record.pages if record else ()),
+            location=location_of(doc_text, chunk, start, record.pages if record else (), record.format if record else "txt"),
             heading=chunk.heading,
         )
 

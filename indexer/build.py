@@ -8,7 +8,7 @@ recomputed on every change and stored with the index.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -58,8 +58,11 @@ def _project_relative(path: Path) -> str:
         return path.resolve().as_posix()
 
 
-def load_corpus_documents(corpus_dir: Path) -> tuple[list[Document], dict[str, str]]:
-    """Every readable document of a corpus folder, and an error message per unreadable one."""
+def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> tuple[list[Document], dict[str, str]]:
+    """Every readable document of a corpus folder, and an error message per unreadable one.
+
+    Files over ``max_bytes`` are refused (with a message) before they are read.
+    """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"the corpus folder {corpus_dir} does not exist; create it or pass --corpus DIR")
@@ -69,7 +72,13 @@ def load_corpus_documents(corpus_dir: Path) -> tuple[list[Document], dict[str, s
         name = path.relative_to(corpus_dir).as_posix()
         try:
             documents.append(
-                load_document(path, name, title=info.document_titles.get(name), source=_project_relative(path))
+                load_document(
+                    path,
+                    name,
+                    title=info.document_titles.get(name),
+                    source=_project_relative(path),
+                    max_bytes=max_bytes,
+                )
             )
         except DocumentError as err:
             errors[name] = str(err)
@@ -105,20 +114,27 @@ def sync_documents(
     wanted = {doc.name: doc for doc in documents}
 
     to_embed: list[Document] = []
+    retitled: dict[str, DocumentRecord] = {}
     for doc in documents:
         previous = old_docs.get(doc.name)
         if previous is None:
             report.added.append(doc.name)
             to_embed.append(doc)
-        elif rebuild_all or previous.sha256 != doc.sha256 or previous.title != doc.title:
+        elif rebuild_all or previous.sha256 != doc.sha256:
             report.updated.append(doc.name)
             to_embed.append(doc)
+        elif previous.title != doc.title:  # the title is not embedded: only the record changes
+            report.updated.append(doc.name)
+            retitled[doc.name] = replace(previous, title=doc.title)
         else:
             report.unchanged.append(doc.name)
     gone = [name for name in old_docs if name not in wanted and (remove_missing or name in remove)]
     report.removed.extend(gone)
     if not report.changed:
         return report
+    if rebuild_all:  # documents kept but not passed in are re-embedded from the text the store keeps
+        kept = [name for name in old_docs if name not in wanted and name not in gone]
+        to_embed.extend(_stored_document(store, old_docs[name]) for name in kept)
 
     chunked = [(doc, chunk_text(doc.text, doc.name, settings)) for doc in to_embed]
     texts = [c.embed_text for _, chunks in chunked for c in chunks]
@@ -128,6 +144,7 @@ def sync_documents(
     now = _now()
     new_docs, offset = [], 0
     records = {name: rec for name, rec in old_docs.items() if name not in gone}
+    records.update(retitled)
     for doc, chunks in chunked:
         record = DocumentRecord(
             name=doc.name,
@@ -156,12 +173,26 @@ def sync_documents(
     return report
 
 
+def _stored_document(store: VectorStore, record: DocumentRecord) -> Document:
+    """A document rebuilt from the index alone, for when its source file is not at hand."""
+    return Document(
+        name=record.name,
+        text=store.document_text(record.name),
+        sha256=record.sha256,
+        title=record.title,
+        format=record.format,
+        source=record.source,
+        pages=record.pages,
+    )
+
+
 def _encode_with_progress(
     embedder: TextEmbedder, texts: list[str], show_progress: bool, on_progress: Callable[[int, int], None] | None
 ) -> np.ndarray:
     if on_progress is None:
         return embedder.encode(texts, show_progress=show_progress)
     parts, step = [], 512
+    on_progress(0, len(texts))
     for start in range(0, len(texts), step):
         parts.append(embedder.encode(texts[start : start + step]))
         on_progress(min(start + step, len(texts)), len(texts))
@@ -184,10 +215,18 @@ def build_corpus(
     *,
     settings: ChunkingSettings | None = None,
     show_progress: bool = False,
+    max_bytes: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
-    """Index a corpus folder: the store ends up holding exactly the folder's readable documents."""
-    documents, errors = load_corpus_documents(Path(corpus_dir))
-    report = sync_documents(store, embedder, documents, settings=settings, show_progress=show_progress)
+    """Index a corpus folder: the store ends up holding exactly the folder's readable documents.
+
+    An unreadable file (or one over ``max_bytes``) is reported in ``errors`` and
+    left out; the others are still indexed.
+    """
+    documents, errors = load_corpus_documents(Path(corpus_dir), max_bytes=max_bytes)
+    report = sync_documents(
+        store, embedder, documents, settings=settings, show_progress=show_progress, on_progress=on_progress
+    )
     report.errors.update(errors)
     return report
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -47,6 +49,7 @@ EXACT_BELOW = 100_000
 # Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
 MMAP_ABOVE_BYTES = 256 * 1024 * 1024
 REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
+_GEN_NAME = re.compile(r"gen-\d{6,}")
 
 
 def choose_index_type(n: int, requested: str = "auto") -> str:
@@ -95,6 +98,8 @@ class _Generation:
     vectors: np.ndarray
     index: object
     row_of: dict[str, int]
+    by_doc: dict[str, list[Chunk]] | None = None  # built on first use
+    verified: set[str] = field(default_factory=set)  # documents whose stored text matched their chunks
 
 
 class FaissStore(VectorStore):
@@ -117,9 +122,11 @@ class FaissStore(VectorStore):
             name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except UnicodeDecodeError:
+            name = ""
         except OSError as err:
             raise IndexCorrupt(f"cannot read {self.index_dir / 'CURRENT'} ({err}); {self._hint()}") from err
-        if not name.startswith("gen-") or "/" in name:
+        if not _GEN_NAME.fullmatch(name):
             raise IndexCorrupt(f"the index pointer {self.index_dir / 'CURRENT'} is damaged; {self._hint()}")
         return name
 
@@ -166,6 +173,10 @@ class FaissStore(VectorStore):
             path = folder / fname
             if not path.exists() or path.stat().st_size != size:
                 raise IndexCorrupt(f"the index file {path} is missing or truncated; {hint}")
+        for fname, crc in data.get("crc32", {}).items():  # same size, other bytes: a damaged disk or copy
+            path = folder / fname
+            if path.stat().st_size <= MMAP_ABOVE_BYTES and _crc32(path) != crc:
+                raise IndexCorrupt(f"the index file {path} is damaged (its checksum does not match); {hint}")
         try:
             with open(folder / "chunks.jsonl", encoding="utf-8") as handle:
                 chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
@@ -223,9 +234,22 @@ class FaissStore(VectorStore):
             raise KeyError(f"no document named {name!r} in the index")
         path = self.index_dir / "texts" / f"{_text_key(record.sha256)}.txt"
         try:
-            return path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise IndexCorrupt(f"the stored text of {name} is missing ({path}); {self._hint()}") from err
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise IndexCorrupt(f"the stored text of {name} is missing or unreadable ({path}); {self._hint()}") from err
+        if name not in gen.verified:  # the promise, checked once per generation: quotes are slices of this text
+            if any(text[c.start : c.end] != c.text for c in self._chunks_of(gen, name)):
+                raise IndexCorrupt(f"the stored text of {name} ({path}) does not match its quotes; {self._hint()}")
+            gen.verified.add(name)
+        return text
+
+    def _chunks_of(self, gen: _Generation, name: str) -> list[Chunk]:
+        with self._lock:
+            if gen.by_doc is None:
+                gen.by_doc = {}
+                for chunk in gen.chunks:
+                    gen.by_doc.setdefault(chunk.doc, []).append(chunk)
+        return gen.by_doc.get(name, [])
 
     def count(self) -> int:
         gen = self._load()
@@ -281,7 +305,8 @@ class FaissStore(VectorStore):
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
         faiss.write_index(index, str(tmp / "index.faiss"))
         files = {f: (tmp / f).stat().st_size for f in ("chunks.jsonl", "vectors.npy", "index.faiss")}
-        data = manifest.to_dict() | {"files": files}
+        crc = {f: _crc32(tmp / f) for f in files if files[f] <= MMAP_ABOVE_BYTES}
+        data = manifest.to_dict() | {"files": files, "crc32": crc}
         (tmp / "manifest.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         for fname in (*files, "manifest.json"):
             with open(tmp / fname, "rb") as handle:
@@ -307,6 +332,14 @@ class FaissStore(VectorStore):
             for path in texts_dir.iterdir():
                 if path.name not in wanted:
                     path.unlink(missing_ok=True)
+
+
+def _crc32(path: Path) -> int:
+    value = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            value = zlib.crc32(block, value)
+    return value
 
 
 def _text_key(sha256: str) -> str:

@@ -1,76 +1,134 @@
 """Read documents of each supported format into one ``Document`` shape.
 
-One function per format, picked by file suffix in ``LOADERS``. A loader returns
-the exact text that will be quoted: for plain text that is the file's decoded
-characters, untouched, so offsets into ``Document.text`` are offsets into the file.
+One function per format, picked by file suffix in ``LOADERS``; each takes the
+file's bytes and returns ``Extracted`` text. For plain text that is the file's
+decoded characters, untouched, so offsets into ``Document.text`` are offsets into
+the file. For HTML, PDF and Word it is the extracted text, which the index
+stores beside the vectors so every quote stays a checkable slice of it
+(``store.document_text(name)``); PDF page starts go in ``Document.pages``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+from .decoding import decode_text
+from .document import Document, DocumentError, Extracted
+from .markup import docx_to_text, html_to_text
 
 __all__ = [
     "Document",
     "DocumentError",
+    "Extracted",
     "CorpusInfo",
     "LOADERS",
     "load_document",
     "iter_corpus_files",
     "load_corpus_info",
+    "size_text",
 ]
 
 
-class DocumentError(ValueError):
-    """A document could not be read; the message says which one and what to do."""
+def load_text(data: bytes) -> Extracted:
+    """Plain text and Markdown: the decoded characters, untouched (``# `` lines are headings)."""
+    return Extracted(decode_text(data))
 
 
-@dataclass(frozen=True)
-class Document:
-    name: str  # path relative to the corpus folder, with "/" separators
-    text: str  # the text quotes are taken from
-    sha256: str  # hash of the file's bytes: unchanged bytes mean nothing to re-embed
-    title: str
-    format: str
-    source: str = ""  # path shown to users: relative to the project root where possible
-    pages: tuple[int, ...] = field(default=())  # start offset of each page, for paged formats
+def load_html(data: bytes) -> Extracted:
+    """Visible text of a web page, headings as ``#`` lines; scripts, styles and hidden parts dropped."""
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        raise DocumentError("this looks like a binary file, not HTML; save the page as .html and add it again")
+    extracted = html_to_text(data)
+    if not extracted.text.strip():
+        raise DocumentError("the page has no visible text (only markup, scripts or styles)")
+    decode_text(extracted.text.encode("utf-8"))  # refuses binary junk that parsed as "text"
+    return extracted
 
 
-def _decode_text(data: bytes, path: Path) -> str:
-    if not data.strip():
-        raise DocumentError(f"{path.name}: the file is empty; add text to it or remove it from the corpus.")
-    if b"\x00" in data[:8192]:
-        raise DocumentError(f"{path.name}: this looks like a binary file, not text; convert it to .txt or remove it.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    for encoding in ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ():
+def load_pdf(data: bytes) -> Extracted:
+    """Text of each page, pages separated by a blank line; ``pages`` holds where each starts."""
+    from pypdf import PdfReader
+
+    if b"%PDF-" not in data[:1024]:
+        raise DocumentError("this is not a PDF file (no %PDF header); export it as PDF again")
+    with _quiet("pypdf"):
         try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    # Legacy single-byte text (Windows-1252 covers Latin-1 and the curly quotes).
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError as err:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            _unlock(reader)
+            texts = [_page_text(page) for page in reader.pages]
+        except DocumentError:
+            raise
+        except Exception as err:  # pypdf raises many types on damaged files
+            raise DocumentError(
+                f"cannot read this PDF ({type(err).__name__}: {err}); it may be truncated or damaged: "
+                "download or export it again"
+            ) from err
+    if not any(t.strip() for t in texts):
         raise DocumentError(
-            f"{path.name}: the text is not UTF-8 and could not be decoded ({err.reason}); save it as UTF-8."
-        ) from err
+            f"the PDF has {len(texts)} page(s) but no text layer (probably scanned images); "
+            "run OCR on it first (for example: ocrmypdf in.pdf out.pdf) and add the result"
+        )
+    starts, offset = [], 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + 2
+    return Extracted("\n\n".join(texts), pages=tuple(starts))
 
 
-def load_text(path: Path, data: bytes) -> tuple[str, tuple[int, ...]]:
-    """Plain text and Markdown: the decoded characters, untouched."""
-    return _decode_text(data, path), ()
+def _unlock(reader) -> None:
+    """Open PDFs that are encrypted only against editing (empty user password); refuse the others."""
+    if not reader.is_encrypted:
+        return
+    from pypdf.errors import DependencyError
+
+    try:
+        unlocked = reader.decrypt("")
+    except DependencyError as err:
+        raise DocumentError(f"the PDF is encrypted and cannot be opened here ({err}); save an unencrypted copy") from err
+    if not unlocked:
+        raise DocumentError(
+            "the PDF is protected by a password; save a copy without the password (for example print it to PDF) "
+            "and add that"
+        )
 
 
-LOADERS: dict[str, Callable[[Path, bytes], tuple[str, tuple[int, ...]]]] = {
+def _page_text(page) -> str:
+    text = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a parser's warnings about damaged files: the DocumentError says it once, clearly."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def load_docx(data: bytes) -> Extracted:
+    """Paragraphs, headings (``#`` lines), list items and table rows of a Word document."""
+    return docx_to_text(data)
+
+
+LOADERS: dict[str, Callable[[bytes], Extracted]] = {
     ".txt": load_text,
     ".md": load_text,
     ".markdown": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
 }
 
 
@@ -78,26 +136,64 @@ def _default_title(path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip().capitalize() or path.name
 
 
-def load_document(path: Path, name: str, title: str | None = None, source: str | None = None) -> Document:
-    """Read one file with the loader for its suffix; raises ``DocumentError`` on bad input."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise DocumentError(f"{path.name}: unsupported format; supported: {', '.join(sorted(LOADERS))}.")
+def size_text(n_bytes: float) -> str:
+    """A file size as people read it: "3.2 MB", "40 KB", "512 bytes"."""
+    if n_bytes >= 100 * 1024:
+        return f"{n_bytes / (1024 * 1024):.1f} MB"
+    if n_bytes >= 1024:
+        return f"{n_bytes / 1024:.0f} KB"
+    return f"{n_bytes:.0f} bytes"
+
+
+def load_document(
+    path: Path,
+    name: str,
+    title: str | None = None,
+    source: str | None = None,
+    *,
+    max_bytes: int | None = None,
+) -> Document:
+    """Read one file with the loader for its suffix.
+
+    Raises ``DocumentError`` with a message that starts with ``name`` and says
+    what to do, for any bad input: unsupported, too large (``max_bytes``),
+    empty, binary, undecodable, encrypted, truncated or damaged files.
+    """
+    path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise DocumentError(f"{path.name}: cannot read the file ({err.strerror}).") from err
-    text, pages = loader(path, data)
-    if not text.strip():
-        raise DocumentError(f"{path.name}: no text could be extracted from this file.")
+        loader = LOADERS.get(path.suffix.lower())
+        if loader is None:
+            raise DocumentError(f"unsupported format {path.suffix or '(no suffix)'}; supported: {', '.join(sorted(LOADERS))}")
+        try:
+            size = path.stat().st_size
+            if max_bytes is not None and size > max_bytes:
+                raise DocumentError(
+                    f"the file is {size_text(size)}, over the {size_text(max_bytes)} limit; split it into smaller "
+                    "files or raise the limit (QUOTEBOT_MAX_UPLOAD_MB)"
+                )
+            data = path.read_bytes()
+        except OSError as err:
+            raise DocumentError(f"cannot read the file ({err.strerror})") from err
+        if not data.strip():
+            raise DocumentError("the file is empty; add text to it or remove it")
+        try:
+            extracted = loader(data)
+        except DocumentError:
+            raise
+        except RecursionError as err:
+            raise DocumentError("the file is nested too deeply to read; it is probably damaged") from err
+        if not extracted.text.strip():
+            raise DocumentError("no text could be extracted from this file")
+    except DocumentError as err:
+        raise DocumentError(f"{name}: {err}") from err
     return Document(
         name=name,
-        text=text,
+        text=extracted.text,
         sha256=hashlib.sha256(data).hexdigest(),
-        title=title or _default_title(path),
+        title=title or extracted.title or _default_title(Path(name)),
         format=path.suffix.lower().lstrip("."),
         source=source or name,
-        pages=pages,
+        pages=extracted.pages,
     )
 
 

@@ -53,6 +53,11 @@ class Settings:
     max_upload_mb: int = 20
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest document file accepted, by upload, ``add`` or ``build``."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
         """Defaults, overridden by ``QUOTEBOT_*`` variables, overridden by non-None ``overrides``."""
