@@ -222,7 +222,8 @@ def render_source(passage: Mapping[str, Any], document_text: str, *, nonce: int 
         f"{_e(document_text[b_end:end])}"
     )
     body = f'{_e(document_text[lo:start])}<mark class="qb-span">{span}</mark>{_e(document_text[end:hi])}'
-    meta = " · ".join(_e(x) for x in (passage.get("source", ""), passage.get("location", "")) if x)
+    # The document's name in the corpus, not ``source``: that can be an absolute path on the server.
+    meta = " · ".join(_e(x) for x in (passage.get("document", ""), passage.get("location", "")) if x)
     return (
         f'<div class="qb-source-inner" data-shown="{int(nonce)}">'
         f'<h2 class="qb-source-heading" tabindex="-1">{title}</h2>'

@@ -26,7 +26,7 @@ OFF_TOPIC = "Who won the world cup?"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> AppServer:
-    app = start_app(CORPUS, tmp_path_factory.mktemp("app"))
+    app = start_app(CORPUS, tmp_path_factory.mktemp("app"), env={"QUOTEBOT_MAX_UPLOAD_MB": "1"})
     yield app
     app.stop()
 
@@ -116,6 +116,31 @@ def test_file_route_serves_no_project_or_system_files(server):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{server.url}/gradio_api/file={path.resolve()}", timeout=10)
         assert err.value.code in (403, 404), path
+
+
+def test_uploads_over_the_size_limit_are_refused(server):
+    import httpx
+
+    big = httpx.post(f"{server.url}/gradio_api/upload", files={"files": ("big.txt", b"x" * 1_200_000)}, timeout=30)
+    assert big.status_code == 413
+    small = httpx.post(f"{server.url}/gradio_api/upload", files={"files": ("small.txt", b"x" * 1000)}, timeout=30)
+    assert small.status_code == 200
+
+
+def test_several_users_are_served_at_once(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    questions = ["What is a muscle spasm?", "What causes muscle cramps?", OFF_TOPIC, "How can I stop a cramp?"]
+
+    def ask(question: str) -> dict:
+        return Client(server.url + "/", verbose=False).predict(question, api_name="/ask")
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        answers = list(pool.map(ask, questions))
+    assert [a["question"] for a in answers] == questions
+    assert answers[2]["abstained"] and not answers[0]["abstained"]
 
 
 # ---- the page --------------------------------------------------------------------------------

@@ -302,3 +302,8 @@ def test_main_refuses_a_malformed_login_before_loading_anything(tmp_path, capsys
     code = app.main(["--corpus", str(tmp_path), "--index", str(tmp_path / "index")])
     assert code == 2
     assert "QUOTEBOT_AUTH" in capsys.readouterr().err
+
+
+def test_source_panel_names_the_document_not_its_server_path():
+    html = app.render_source(passage(source="/srv/secret/place/doc.txt"), "x" * 100 + passage()["text"])
+    assert "/srv/secret" not in html and "doc.txt" in html
