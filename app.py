@@ -170,7 +170,14 @@ def _render_reply(turn: int, answer: Mapping[str, Any]) -> str:
 
 
 def render_conversation(turns: Sequence[Mapping[str, Any]], examples: Sequence[str] = ()) -> str:
-    """The whole transcript as escaped HTML; the example questions when it is empty."""
+    """The whole transcript as escaped HTML; the example questions when it is empty.
+
+    A live region, so a screen reader reads each new reply out.
+    """
+    return f'<div class="qb-log" role="log" aria-live="polite" aria-label="Conversation">{_transcript(turns, examples)}</div>'
+
+
+def _transcript(turns: Sequence[Mapping[str, Any]], examples: Sequence[str]) -> str:
     if not turns:
         chips = "".join(_button(_e(q), "example", -1, i, cls="qb-chip") for i, q in enumerate(examples))
         intro = "Ask a question, or try one of these:" if examples else "Ask a question to begin."
@@ -408,7 +415,7 @@ mark.qb-span { background: #fff1a8; color: #1f2328; border-radius: 2px; padding:
 """
 
 
-def page_style(settings: Settings | None = None) -> dict[str, Any]:
+def page_style() -> dict[str, Any]:
     """Theme, CSS and JS for ``Blocks.launch`` (Gradio 6 takes them there, not in ``Blocks``)."""
     # Regular and Bold only: the SemiBold file Gradio ships is a subset that lacks some letters.
     font = (gr.themes.LocalFont("IBM Plex Sans", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif")
@@ -477,7 +484,7 @@ class _Page:
         data = getattr(evt, "_data", None) or {}
         index = _int(data.get("turn"))
         vote = data.get("value")
-        if not 0 <= index < len(turns) or vote not in ("up", "down"):
+        if not 0 <= index < len(turns) or vote not in ("up", "down") or turns[index].get("vote") == vote:
             return gr.skip(), turns
         try:
             self.feedback.append(turns[index]["answer"], vote)
@@ -675,7 +682,7 @@ def _launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> di
         "footer_links": ["api"],
         "show_error": False,
         "quiet": True,
-        **page_style(settings),
+        **page_style(),
     }
 
 

@@ -280,7 +280,8 @@ HOSTILE_TEXT = (
     "Garden gnomes\n\n"
     "Garden gnomes love mushrooms. <script>alert(1)</script> Gnomes sleep under large mushrooms at night.\n\n"
     "A gnome's hat is red. <img src=x onerror=alert(1)> <img src=y onerror=\"window.__pwned=1\"> "
-    "Gnomes paint their hats every spring. ${alert(7)} {{value}} `backticks`\n"
+    "Gnomes paint their hats every spring. ${alert(7)} {{value}} `backticks`\n\n"
+    "Gnomes sleep under https://example.org/" + "a-very-long-unbroken-path" * 12 + " at night.\n"
 )
 
 
@@ -329,4 +330,8 @@ def test_markup_in_documents_and_questions_is_shown_as_text_and_never_runs(brows
     )
     assert injected == 0
     screenshot(page, "07-hostile")
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.wait_for_timeout(300)
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], width  # long unbroken words wrap too
     context.close()

@@ -226,8 +226,13 @@ def test_vote_appends_the_question_vote_and_passages_shown(page):
     _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
     html, turns = page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "down"}))
     assert turns[0]["vote"] == "down" and 'aria-pressed="true"' in html
-    entry = json.loads(page.settings.feedback_path.read_text(encoding="utf-8").splitlines()[-1])
+    lines = page.settings.feedback_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[-1])
     assert entry["question"] == "What is a leg cramp?" and entry["vote"] == "down"
+    page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "down"}))  # the same vote again: no new line
+    page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "up"}))  # a changed mind: a new line
+    assert len(page.settings.feedback_path.read_text(encoding="utf-8").splitlines()) == 2
     shown = turns[0]["answer"]["passages"]
     assert [(p["source"], p["start"], p["end"], p["text"]) for p in entry["passages"]] == [
         (p["source"], p["start"], p["end"], p["text"]) for p in shown
