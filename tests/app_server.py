@@ -1,0 +1,100 @@
+"""Start the real app (``python app.py``) in a subprocess for end-to-end tests, and stop it.
+
+The app builds its own index at start-up (``build_corpus``), so a test only
+names a corpus folder and an empty index folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    feedback_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def start_app(corpus: Path, workdir: Path, *, timeout: float = 180.0, env: dict[str, str] | None = None) -> AppServer:
+    """Serve ``corpus`` on a free port of 127.0.0.1; index and feedback live under ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = workdir / "app.log"
+    feedback = workdir / "feedback" / "feedback.jsonl"
+    child_env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp"),
+        "QUOTEBOT_FEEDBACK": str(feedback),
+        **(env or {}),
+    }
+    for var in ("QUOTEBOT_AUTH", "QUOTEBOT_AUTH_FILE", "QUOTEBOT_HOST", "QUOTEBOT_PORT"):
+        if var not in (env or {}):
+            child_env.pop(var, None)
+    command = [
+        sys.executable, "app.py",
+        "--corpus", str(corpus),
+        "--index", str(workdir / "index"),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]
+    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT)
+    log_file.close()
+    server = AppServer(f"http://127.0.0.1:{port}", process, log_path, feedback)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(server.url + "/", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"the app did not answer within {timeout:.0f} s:\n{server.log()}")
