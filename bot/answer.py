@@ -111,7 +111,8 @@ def expand_span(
 
     Retrieval scores small windows, which find the right sentence; a reader
     needs a little context around it. Growth alternates after/before, never
-    leaves the paragraph and never runs into a span already ``taken``.
+    leaves the paragraph, never crosses a snippet boundary (text the source cut
+    off) and never runs into a span already ``taken``.
     """
     inside = [i for i, s in enumerate(sentences) if s.start >= start and s.end <= end]
     if not inside:
@@ -123,11 +124,16 @@ def expand_span(
         s = sentences[i]
         return s.block == block and not any(s.start < b and a < s.end for a, b in taken)
 
+    def joins(i: int) -> bool:
+        """No growing across a place where the source cut a snippet short."""
+        before, after = (sentences[i], sentences[lo]) if i < lo else (sentences[hi], sentences[i])
+        return not before.truncated_end and not after.truncated_start
+
     grew = True
     while grew:
         grew = False
         for i in (hi + 1, lo - 1):
-            if 0 <= i < len(sentences) and free(i):
+            if 0 <= i < len(sentences) and free(i) and joins(i):
                 new_start, new_end = min(sentences[lo].start, sentences[i].start), max(sentences[hi].end, sentences[i].end)
                 if new_end - new_start <= max_chars:
                     lo, hi = min(lo, i), max(hi, i)

@@ -145,12 +145,13 @@ class Bot:
         if not candidates or max(c.dense for c in candidates) < threshold.value:
             return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=self.suggest(vector), searched_as=searched)
         chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.value or c is candidates[0]]
-        taken: list[tuple[int, int]] = []
-        passages = []
+        passages: list[Passage] = []
         for cand in chosen:
-            passage = self._passage(cand, vector, threshold, [t for t in taken])
-            taken.append((passage.start, passage.end))
-            passages.append(passage)
+            # Grow into neither a passage already shown nor the match of one still to come.
+            taken = [(p.start, p.end) for p in passages if p.document == cand.chunk.doc] + [
+                (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
+            ]
+            passages.append(self._passage(cand, vector, threshold, taken))
         return Answer(text, False, "", tuple(passages), notice=notice, searched_as=searched)
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:

@@ -229,12 +229,14 @@ def _merge_short(text: str, pieces: list[tuple[int, int]], min_chars: int) -> li
     merged: list[tuple[int, int, bool]] = []
     pending: int | None = None
     for a, b in pieces:
+        piece = text[a:b]
         if pending is not None:
             a, pending = pending, None
         short = b - a < min_chars
+        introduces = piece[:1] not in "·•▪‣" and piece[-1:] not in ".!?…\"”’)"  # a list header
         if short and merged and not _is_head(text[a:b]):
             merged[-1] = (merged[-1][0], b, True)
-        elif short or (_is_head(text[a:b]) and text[a:b][-1:] not in ".!?…\"”’)"):
+        elif short or introduces:
             pending = a
         else:
             merged.append((a, b, False))

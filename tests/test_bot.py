@@ -1,0 +1,144 @@
+"""The bot with the fake embedder: verbatim quotes, abstention, dedup, bad questions, index checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.answer import ABSTAIN_MESSAGE, expand_span, is_near_duplicate, select_passages
+from bot.bot import Bot, clean_question
+from bot.retrieval import Candidate, contextualize
+from indexer.build import build_corpus
+from indexer.chunking import Chunk, split_sentences
+from indexer.faiss_store import FaissStore
+from indexer.settings import Settings
+from indexer.store import IndexMismatch, IndexMissing
+from tests.fakes import FakeEmbedder
+
+
+@pytest.fixture
+def bot(small_corpus: Path, tmp_path: Path) -> Bot:
+    store = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, store, FakeEmbedder())
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", model="fake-hash-64")
+    return Bot(store, FakeEmbedder(), settings=settings)
+
+
+def _source(small_corpus: Path, name: str) -> str:
+    return (small_corpus / name).read_bytes().decode("utf-8")
+
+
+def test_every_quote_is_the_exact_slice_of_its_source(bot, small_corpus):
+    for question in ["What is a leg cramp?", "What causes cramps?", "How much sleep do adults need?"]:
+        answer = bot.ask(question)
+        assert not answer.abstained, question
+        for p in answer.passages:
+            assert _source(small_corpus, p.document)[p.start : p.end] == p.text
+            assert p.start <= p.best_sentence.start < p.best_sentence.end <= p.end
+            assert p.text[p.best_sentence.start - p.start : p.best_sentence.end - p.start] == p.best_sentence.text
+
+
+def test_the_passage_that_answers_comes_first(bot):
+    answer = bot.ask("How many hours of sleep do adults need each night?")
+    assert "seven to nine hours" in answer.passages[0].text
+    assert answer.passages[0].document == "sleep.md"
+
+
+def test_unrelated_question_abstains_plainly(bot):
+    answer = bot.ask("Who won the football world cup in Brazil?")
+    assert answer.abstained
+    assert answer.message == ABSTAIN_MESSAGE
+    assert answer.passages == ()
+
+
+def test_a_repeated_sentence_is_quoted_once(bot):
+    answer = bot.ask("sudden painful tightening of the calf muscle", k=5)
+    repeated = "A leg cramp is a sudden painful tightening of the calf muscle."
+    assert sum(p.text.count(repeated) for p in answer.passages) == 1
+
+
+def test_passages_never_overlap(bot):
+    answer = bot.ask("leg cramp calf stretching dehydration magnesium", k=5)
+    spans = sorted((p.document, p.start, p.end) for p in answer.passages)
+    for (d1, _, e1), (d2, s2, _) in zip(spans, spans[1:]):
+        assert d1 != d2 or e1 <= s2
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01", None])
+def test_empty_question_gets_a_clear_message(bot, question):
+    answer = bot.ask(question)
+    assert answer.abstained and answer.message == "Please type a question."
+
+
+def test_too_long_question_is_refused_with_the_limit(bot):
+    answer = bot.ask("cramp " * 1000)
+    assert answer.abstained
+    assert "limit is 1000" in answer.message
+
+
+def test_control_characters_are_stripped_and_unicode_kept():
+    assert clean_question("leg\x00 cramp\x1b\n  ok 🙂 مرحبا") == "leg cramp ok 🙂 مرحبا"
+
+
+def test_answer_json_has_the_documented_fields(bot):
+    data = bot.ask("What is a leg cramp?").to_dict()
+    assert set(data) == {"question", "abstained", "message", "passages", "notice", "suggestions", "searched_as"}
+    passage = data["passages"][0]
+    assert set(passage) >= {"text", "source", "document", "title", "start", "end", "score", "relevance", "best_sentence", "location"}
+    assert set(passage["best_sentence"]) == {"start", "end", "text"}
+
+
+def test_bot_refuses_an_index_built_with_another_model(small_corpus, tmp_path):
+    store = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, store, FakeEmbedder(name="model-a"))
+    with pytest.raises(IndexMismatch, match="model-a.*model-b.*python -m indexer build"):
+        Bot(store, FakeEmbedder(name="model-b")).check_index()
+
+
+def test_bot_on_a_missing_index_says_how_to_build_it(tmp_path):
+    with pytest.raises(IndexMissing, match="python -m indexer build"):
+        Bot(FaissStore(tmp_path / "nothing"), FakeEmbedder()).check_index()
+
+
+def test_follow_up_is_read_with_the_previous_question():
+    assert contextualize("What about treatment?", ["What causes cramps?"]) == "What causes cramps? What about treatment?"
+    assert contextualize("How much sleep does an adult need every night?", ["What causes cramps?"]).startswith("How much")
+    assert contextualize("What about treatment?", []) == "What about treatment?"
+
+
+def test_follow_up_through_ask_uses_history(bot):
+    answer = bot.ask("and the causes?", history=["Tell me about leg cramps"])
+    assert answer.searched_as == "Tell me about leg cramps and the causes?"
+    assert not answer.abstained
+
+
+def test_near_duplicate_detection():
+    assert is_near_duplicate("Muscle cramps are when a muscle gets tight.", "muscle cramps are when a muscle gets tight")
+    assert not is_near_duplicate("Muscle cramps are when a muscle gets tight.", "Sleep needs a dark and quiet bedroom.")
+
+
+def _chunk(doc: str, start: int, end: int) -> Chunk:
+    text = f"{doc} words {start} to {end}"
+    return Chunk(f"{doc}:{start}-{end}", doc, start, end, text, "", 0, ((start, end),))
+
+
+def test_select_passages_skips_overlaps_and_keeps_order():
+    cands = [
+        Candidate(_chunk("a", 0, 10), 0.9, 0, 0.9),
+        Candidate(_chunk("a", 5, 15), 0.8, 0, 0.8),
+        Candidate(_chunk("b", 5, 15), 0.7, 0, 0.7),
+    ]
+    chosen = select_passages(cands, 3)
+    assert [c.chunk.id for c in chosen] == ["a:0-10", "b:5-15"]
+
+
+def test_expand_span_stays_in_its_paragraph_and_under_the_cap():
+    first, second = "Cramps come on fast and hurt a lot.", "Stretching the muscle gently helps it relax."
+    text = f"{first} {second}\n\nSleep needs a dark and quiet bedroom at night."
+    sentences = split_sentences(text, None)
+    end_first = len(first)
+    start, end = expand_span(sentences, 0, end_first, 200)
+    assert text[start:end] == f"{first} {second}"
+    assert expand_span(sentences, 0, end_first, 40) == (0, end_first)
+    assert expand_span(sentences, 0, end_first, 200, taken=[(end_first + 1, end)]) == (0, end_first)

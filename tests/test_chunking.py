@@ -1,0 +1,111 @@
+"""The chunker: exact offsets, structure, snippet boundaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.chunking import ChunkingSettings, chunk_text, split_blocks, split_sentences
+
+BUNDLED = Path(__file__).resolve().parent.parent / "corpus" / "muscle_spasms.txt"
+
+
+def _bundled_text() -> str:
+    return BUNDLED.read_bytes().decode("utf-8")
+
+
+def test_every_chunk_is_the_exact_slice_of_the_bundled_text():
+    text = _bundled_text()
+    chunks = chunk_text(text, "muscle_spasms.txt")
+    assert len(chunks) > 50
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.id == f"muscle_spasms.txt:{chunk.start}-{chunk.end}"
+        for start, end in chunk.sentences:
+            assert chunk.start <= start < end <= chunk.end
+
+
+def test_sentence_offsets_survive_crlf_and_non_ascii():
+    text = "Título\r\n\r\nLe muscle se contracte. Ça fait mal — très mal!\r\nUne crampe passe vite. 🙂 Fin ici."
+    for chunk in chunk_text(text, "fr.txt", ChunkingSettings(min_sentence_chars=5)):
+        assert text[chunk.start : chunk.end] == chunk.text
+
+
+def test_short_single_line_block_is_a_heading_and_gives_context():
+    text = "Leg Cramps\n\nA cramp is a sudden tightening of a muscle. It passes within minutes.\n"
+    blocks = split_blocks(text)
+    assert [b.is_heading for b in blocks] == [True, False]
+    chunks = chunk_text(text, "d")
+    assert all(c.heading == "Leg Cramps" for c in chunks)
+    assert not any("Leg Cramps" in c.text for c in chunks), "a heading is context, not a quote"
+    assert chunks[0].embed_text.startswith("Leg Cramps: ")
+
+
+def test_markdown_heading_line_starts_its_own_block():
+    text = "# Sleep\nAdults need seven to nine hours of sleep each night.\n"
+    assert split_blocks(text)[0].is_heading
+    assert chunk_text(text, "d")[0].heading == "Sleep"
+
+
+def test_bullets_split_list_items_and_keep_the_list_header_with_its_first_item():
+    text = "Common Causes · Dehydration after long exercise in the heat · Low magnesium levels in the blood."
+    sentences = [text[s.start : s.end] for s in split_sentences(text)]
+    assert sentences == ["Common Causes · Dehydration after long exercise in the heat", "· Low magnesium levels in the blood."]
+
+
+def test_truncated_snippet_ends_a_segment_so_no_chunk_crosses_it():
+    text = (
+        "Heat loosens tight muscles after a few days. Waiting at least 72 hours after your. "
+        "The exact cause of muscle spasms is unknown."
+    )
+    chunks = chunk_text(text, "d")
+    cut = text.index("The exact cause")
+    assert all(not (c.start < cut < c.end) for c in chunks)
+    assert any(c.text.endswith("after your.") for c in chunks), "the fragment stays quotable with its sentence"
+
+
+def test_no_chunk_ends_on_a_question_unless_it_is_all_there_is():
+    text = "What Is a Muscle Cramp? A cramp is a sudden painful tightening of a muscle that does not relax."
+    chunks = chunk_text(text, "d")
+    assert all(not c.text.endswith("?") for c in chunks)
+    assert chunk_text("Why do cramps happen?", "d")[0].text == "Why do cramps happen?"
+
+
+def test_question_sentences_are_left_out_of_what_the_model_sees():
+    text = "What is a muscle cramp, and why does it happen? A cramp is a sudden painful tightening of a muscle that does not relax."
+    whole = [c for c in chunk_text(text, "d") if c.start == 0][0]
+    assert "What is" not in whole.embed_text
+    assert whole.text.startswith("What is a muscle cramp")
+
+
+def test_tiny_pieces_are_glued_to_a_neighbour():
+    text = "SECTION. 1. All legislative Powers herein granted shall be vested in a Congress."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [text]
+
+
+def test_long_sentences_are_cut_at_clause_boundaries():
+    clause = "the Congress shall have Power to lay and collect Taxes and Duties"
+    text = "; ".join([clause] * 12) + "."
+    settings = ChunkingSettings()
+    pieces = split_sentences(text, settings)
+    assert len(pieces) > 1
+    assert all(p.end - p.start <= settings.long_sentence_chars * 2 for p in pieces)
+    assert all(text[p.start : p.end] for p in pieces)
+
+
+def test_windows_respect_the_character_cap():
+    text = " ".join(f"Sentence number {i} says something about muscles and cramps." for i in range(30))
+    settings = ChunkingSettings(max_chars=150)
+    for chunk in chunk_text(text, "d", settings):
+        assert len(chunk.sentences) == 1 or len(chunk.text) <= 150
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n  ", "\n"])
+def test_empty_text_gives_no_chunks(text):
+    assert chunk_text(text, "d") == []
+
+
+def test_settings_round_trip_through_the_manifest():
+    settings = ChunkingSettings(max_sentences=2, max_chars=300)
+    assert ChunkingSettings.from_dict(settings.to_dict()) == settings

@@ -1,0 +1,76 @@
+"""The evaluation arithmetic, on a tiny hand-made set whose scores are worked out by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.answer import Answer, Highlight, Passage
+from bot.evaluation import EvalItem, evaluate, load_eval_set, score_ranking
+
+
+def _answer(question: str, texts: list[str]) -> Answer:
+    passages = tuple(
+        Passage(t, "s", "d", "t", 0, len(t), 1.0, "high", Highlight(0, len(t), t), "paragraph 1, line 1") for t in texts
+    )
+    return Answer(question, not texts, "" if texts else "The source text doesn't cover this.", passages)
+
+
+def test_score_ranking_finds_the_first_passage_with_a_gold_span():
+    assert score_ranking(["no", "yes here", "yes"], ["yes"]) == 2
+    assert score_ranking(["no", "nope"], ["yes"]) is None
+    assert score_ranking(["b a"], ["x", "a"]) == 1
+
+
+def test_metrics_on_a_hand_made_set():
+    items = [
+        EvalItem("q1", ("alpha",)),  # right at rank 1
+        EvalItem("q2", ("beta",)),  # right at rank 2
+        EvalItem("q3", ("gamma",)),  # wrongly abstained
+        EvalItem("q4", ("delta",)),  # not found in top 3
+        EvalItem("u1", ()),  # correctly abstained
+        EvalItem("u2", ()),  # answered: should have abstained
+    ]
+    replies = {
+        "q1": ["alpha one", "x"],
+        "q2": ["x", "beta two", "y"],
+        "q3": [],
+        "q4": ["x", "y", "z", "delta"],
+        "u1": [],
+        "u2": ["some text"],
+    }
+    report, results = evaluate(lambda q, h: _answer(q, replies[q]), items, k=3)
+    assert report.answerable == 4 and report.unanswerable == 2
+    assert report.hit_at_1 == pytest.approx(1 / 4)
+    assert report.hit_at_3 == pytest.approx(2 / 4)
+    assert report.mrr == pytest.approx((1 + 1 / 2) / 4)
+    assert report.wrongly_abstained == pytest.approx(1 / 4)
+    assert report.correctly_abstained == pytest.approx(1 / 2)
+    shown = [9, 1, 1, 1, 8, 1, 1, 1, 9]  # passages of answered questions, top 3 each
+    assert report.mean_passage_chars == pytest.approx(sum(shown) / len(shown))
+    assert [r.rank for r in results] == [1, 2, None, None, None, None]
+
+
+def test_eval_file_lines_and_errors(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({"q": "a?", "gold": ["x"]}) + "\n\n" + json.dumps({"q": "b?"}) + "\n", encoding="utf-8")
+    items = load_eval_set(path)
+    assert [i.answerable for i in items] == [True, False]
+    path.write_text('{"gold": ["x"]}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="set.jsonl:1"):
+        load_eval_set(path)
+
+
+@pytest.mark.parametrize("name", ["muscle_spasms.jsonl", "us_constitution.jsonl"])
+def test_committed_eval_sets_have_verbatim_gold_spans(name):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = {"muscle_spasms.jsonl": root / "corpus" / "muscle_spasms.txt", "us_constitution.jsonl": root / "eval" / "constitution" / "us_constitution.txt"}[name]
+    text = source.read_text(encoding="utf-8")
+    items = load_eval_set(root / "eval" / name)
+    assert sum(i.answerable for i in items) >= 40 and sum(not i.answerable for i in items) >= 15
+    for item in items:
+        for span in item.gold:
+            assert span in text, (item.question, span)
