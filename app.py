@@ -27,9 +27,12 @@ from typing import Any, Mapping, Sequence
 
 import gradio as gr
 
+from starlette.middleware import Middleware
+
 from bot.answer import ABSTAIN_MESSAGE
 from bot.bot import Bot
 from indexer.settings import Settings
+from indexer.store import IndexError_
 
 __all__ = [
     "build_app",
@@ -472,7 +475,7 @@ class _Page:
         passage = passages[index]
         try:
             text = self.bot.store.document_text(passage["document"])
-        except (KeyError, OSError):
+        except (KeyError, OSError, IndexError_):
             return (
                 '<div class="qb-source-empty"><h2 class="qb-source-heading" tabindex="-1">Source</h2>'
                 f"<p>The document {_e(passage.get('title', ''))} is no longer in the index.</p></div>"
@@ -594,6 +597,77 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
 # --------------------------------------------------------------------------------------------
 
 
+REQUEST_MAX_BYTES = 1024 * 1024  # any request but an upload: a question with its history is far smaller
+_PART_OVERHEAD = 16 * 1024  # headers of one multipart part, generously
+
+
+class BodyLimit:
+    """ASGI middleware: refuse (413) request bodies over our limits, before or while they are read.
+
+    Gradio limits each uploaded file (``max_file_size``) but takes up to 1000 files
+    in one upload request, and JSON bodies of any size. Here an upload request
+    carries at most ``max_files`` files and ``max_files`` times the file limit in
+    bytes; any other request at most ``REQUEST_MAX_BYTES``. A declared
+    ``Content-Length`` over the limit is refused unread; a chunked body is counted
+    as it arrives.
+    """
+
+    def __init__(self, app, *, max_files: int, max_file_bytes: int, max_other_bytes: int = REQUEST_MAX_BYTES) -> None:
+        self.app = app
+        self.max_files = max_files
+        self.max_upload_bytes = max_files * (max_file_bytes + _PART_OVERHEAD)
+        self.max_other_bytes = max_other_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        upload = scope["path"].rstrip("/").endswith("/upload")
+        limit = self.max_upload_bytes if upload else self.max_other_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            body = json.dumps({"detail": f"Request too large: the limit is {limit:,} bytes."}).encode()
+            await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        delimiter = b"--" + _boundary(headers.get(b"content-type", b"")) if upload else b""
+        seen = {"bytes": 0, "delimiters": 0, "tail": b""}
+
+        async def counted_receive():
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+            chunk = message.get("body", b"")
+            seen["bytes"] += len(chunk)
+            if len(delimiter) > 2:  # n files are n + 1 delimiters; one may straddle two chunks
+                data = seen["tail"] + chunk
+                seen["delimiters"] += data.count(delimiter)
+                seen["tail"] = data[-(len(delimiter) - 1) :]
+            if upload and (seen["bytes"] > limit or seen["delimiters"] > self.max_files + 1):
+                # Starlette's own exception: Gradio's upload parser deletes the partial files and answers 413.
+                from starlette.formparsers import MultiPartException
+
+                raise MultiPartException(
+                    f"Upload refused: the maximum allowed size of one upload is {self.max_files} files "
+                    f"and {limit:,} bytes."
+                )
+            if seen["bytes"] > limit:
+                from starlette.exceptions import HTTPException
+
+                raise HTTPException(413, f"Request too large: the limit is {limit:,} bytes.")
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+
+def _boundary(content_type: bytes) -> bytes:
+    for param in content_type.split(b";")[1:]:
+        key, _, value = param.strip().partition(b"=")
+        if key.lower() == b"boundary":
+            return value.strip(b'"')
+    return b""
+
+
 class AuthError(ValueError):
     """The login configuration is malformed; the message says which line."""
 
@@ -673,6 +747,9 @@ def _launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> di
         "auth": auth,
         "share": False,
         "max_file_size": f"{settings.max_upload_mb}mb",
+        "app_kwargs": {
+            "middleware": [Middleware(BodyLimit, max_files=settings.max_upload_files, max_file_bytes=settings.max_upload_bytes)]
+        },
         "allowed_paths": [],
         "blocked_paths": blocked,
         "enable_monitoring": False,

@@ -7,6 +7,7 @@ questions get an abstaining ``Answer`` with a message that says why.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -20,7 +21,7 @@ from indexer.chunking import Chunk, ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
-from indexer.store import IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
+from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
 
 from .answer import (
     ABSTAIN_MESSAGE,
@@ -37,7 +38,9 @@ from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters, and lone surrogates (no UTF-8 encoding: the model's tokenizer and JSON refuse them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+log = logging.getLogger("quotebot.bot")
 
 
 def clean_question(question: object) -> str:
@@ -128,17 +131,30 @@ class Bot:
     # ---- answering -----------------------------------------------------------------------
 
     def ask(self, question: object, history: Sequence[str] | None = None, k: int | None = None) -> Answer:
-        """Quote the passages that answer ``question``, or abstain and say why."""
+        """Quote the passages that answer ``question``, or abstain and say why.
+
+        An index that cannot be read (deleted or damaged while the bot runs, and
+        not already in memory) is an abstention with a plain message, never an
+        exception; the details, with the command that repairs it, go to the log.
+        """
+        try:
+            return self._ask(question, history, k)
+        except IndexError_ as err:
+            log.error("cannot answer from the index: %s", err)
+            message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."
+            return Answer(clean_question(question)[: self.settings.max_question_chars], True, message, notice=self.info.notice)
+
+    def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         text = clean_question(question)
         k = max(1, min(int(k or self.settings.k), 10))
         notice = self.info.notice
         if not text:
-            return Answer(str(question or ""), True, "Please type a question.", notice=notice)
+            return Answer(text, True, "Please type a question.", notice=notice)
         limit = self.settings.max_question_chars
         if len(text) > limit:
             message = f"Your question is {len(text)} characters long; the limit is {limit}. Please shorten it."
             return Answer(text[:limit], True, message, notice=notice)
-        searched = contextualize(text, [clean_question(h) for h in history or ()])
+        searched = contextualize(text, [clean_question(h)[:limit] for h in history or ()])
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector)
         threshold = self._threshold()

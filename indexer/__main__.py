@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return _remove(settings, store, args)
         if args.command == "list":
             return _list(store, args.json)
-    except (IndexError_, ModelNotFound, FileNotFoundError, ValueError) as err:
+    except (IndexError_, ModelNotFound, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -41,7 +41,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 2
+    version: int = 3
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -127,7 +127,7 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)")
 # "·" introduces a list item; the bullet belongs to the item that follows it.
 _BULLET = re.compile(r"\s+(?=[·•▪‣]\s)")
 _CLAUSE_END = re.compile(r"[;:](?=\s)")
-_MD_HEADING = re.compile(r"^#{1,6}\s+\S")
+_MD_HEADING = re.compile(r"#{1,6}\s+\S")  # no "^": .match(text, pos) anchors at pos, "^" would not
 _WORD = re.compile(r"[A-Za-z']+")
 
 # Words a complete English sentence rarely ends on: a sentence that ends on one was cut off.

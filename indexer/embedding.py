@@ -92,11 +92,11 @@ class Embedder:
         with self._lock:
             if self._model is not None:
                 return
+            path = resolve_model(self.name)  # first: a missing model is reported before torch is imported
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
-            path = resolve_model(self.name)
             device = pick_device(self.device)
             try:
                 model = SentenceTransformer(path, device=device, local_files_only=True)

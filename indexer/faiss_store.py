@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from .store import (
     FORMAT_VERSION,
     Hit,
     IndexCorrupt,
+    IndexError_,
     IndexMissing,
     Manifest,
     NewDocument,
@@ -50,6 +52,7 @@ EXACT_BELOW = 100_000
 MMAP_ABOVE_BYTES = 256 * 1024 * 1024
 REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
 _GEN_NAME = re.compile(r"gen-\d{6,}")
+log = logging.getLogger("quotebot.index")
 
 
 def choose_index_type(n: int, requested: str = "auto") -> str:
@@ -110,6 +113,7 @@ class FaissStore(VectorStore):
         self.index_type = index_type
         self._gen: _Generation | None = None
         self._gen_name: str | None = None
+        self._problem: str | None = None  # the last read failure logged, so it is logged once
         self._lock = threading.RLock()
 
     def describe(self) -> str:
@@ -136,22 +140,39 @@ class FaissStore(VectorStore):
     def exists(self) -> bool:
         return self._current_name() is not None
 
-    def _load(self) -> _Generation | None:
+    def _load(self, *, strict: bool = False) -> _Generation | None:
+        """The live generation, read again whenever ``CURRENT`` names another one.
+
+        When the folder is deleted or damaged underneath a store that already has a
+        generation loaded, readers keep that generation (and a warning is logged
+        once) rather than failing every question: the bot goes on answering from
+        what it had. ``strict`` (for writers) raises instead, so that nothing new is
+        ever built on top of an index that is no longer on disk.
+        """
         with self._lock:
-            name = self._current_name()
-            if name is None:
-                self._gen, self._gen_name = None, None
-                return None
-            if name == self._gen_name and self._gen is not None:
+            try:
+                name = self._current_name()
+                if name is None and self._gen is not None:
+                    raise IndexMissing(f"the index folder {self.index_dir} has lost its CURRENT pointer; {self._hint()}")
+                if name is None:
+                    return None
+                if name != self._gen_name or self._gen is None:
+                    self._gen = self._read_generation(self.index_dir / name)
+                    self._gen_name = name
+            except IndexError_ as err:
+                if strict or self._gen is None:
+                    raise
+                if str(err) != self._problem:
+                    log.warning("%s; still serving the generation loaded before (%s)", err, self._gen_name)
+                    self._problem = str(err)
                 return self._gen
-            self._gen = self._read_generation(self.index_dir / name)
-            self._gen_name = name
+            self._problem = None
             return self._gen
 
     def reload(self) -> None:
         """Forget what is cached so the next call reads the live generation again."""
         with self._lock:
-            self._gen, self._gen_name = None, None
+            self._gen, self._gen_name, self._problem = None, None, None
 
     def _read_generation(self, folder: Path) -> _Generation:
         import faiss
@@ -259,7 +280,7 @@ class FaissStore(VectorStore):
 
     def apply(self, *, remove: Iterable[str], add: Sequence[NewDocument], manifest: Manifest) -> None:
         with self._lock:
-            current = self._load()
+            current = self._load(strict=True)
             drop = set(remove) | {doc.record.name for doc in add}
             keep_rows = (
                 [i for i, c in enumerate(current.chunks) if c.doc not in drop] if current is not None else []
@@ -281,12 +302,20 @@ class FaissStore(VectorStore):
                 calibration=manifest.calibration,
                 index_type=index_type,
             )
-            texts_dir = self.index_dir / "texts"
-            for doc in add:
-                path = texts_dir / f"{_text_key(doc.record.sha256)}.txt"
-                if not path.exists():
-                    write_atomic(path, doc.text)
-            self._write_generation(manifest, chunks, vectors, build_faiss_index(vectors, index_type))
+            index = build_faiss_index(vectors, index_type)
+            try:
+                texts_dir = self.index_dir / "texts"
+                for doc in add:
+                    path = texts_dir / f"{_text_key(doc.record.sha256)}.txt"
+                    if not path.exists():
+                        write_atomic(path, doc.text)
+                self._write_generation(manifest, chunks, vectors, index)
+            except OSError as err:  # a full disk, a read-only folder: nothing live was touched
+                raise OSError(
+                    err.errno,
+                    f"could not write the index at {self.index_dir} ({err.strerror or err}); the index was left as "
+                    "it was before this change. Free some disk space (or make the folder writable) and build again",
+                ) from err
             self._collect_garbage(manifest)
 
     def _write_generation(self, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
@@ -299,11 +328,31 @@ class FaissStore(VectorStore):
         tmp = self.index_dir / f".tmp-{name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+        try:
+            self._write_files(tmp, manifest, chunks, vectors, index)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # give the space back; CURRENT still names the old generation
+            raise
+        final = self.index_dir / name
+        shutil.rmtree(final, ignore_errors=True)  # a leftover of a crashed earlier attempt
+        os.replace(tmp, final)
+        fsync_dir(self.index_dir)
+        write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
+        self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+        self._gen_name = name
+
+    @staticmethod
+    def _write_files(tmp: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
+        import faiss
+
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
         np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-        faiss.write_index(index, str(tmp / "index.faiss"))
+        try:
+            faiss.write_index(index, str(tmp / "index.faiss"))
+        except RuntimeError as err:  # FAISS reports a failed write (a full disk) as RuntimeError
+            raise OSError(f"FAISS could not write {tmp / 'index.faiss'}: {err}") from err
         files = {f: (tmp / f).stat().st_size for f in ("chunks.jsonl", "vectors.npy", "index.faiss")}
         crc = {f: _crc32(tmp / f) for f in files if files[f] <= MMAP_ABOVE_BYTES}
         data = manifest.to_dict() | {"files": files, "crc32": crc}
@@ -312,13 +361,6 @@ class FaissStore(VectorStore):
             with open(tmp / fname, "rb") as handle:
                 os.fsync(handle.fileno())
         fsync_dir(tmp)
-        final = self.index_dir / name
-        shutil.rmtree(final, ignore_errors=True)  # a leftover of a crashed earlier attempt
-        os.replace(tmp, final)
-        fsync_dir(self.index_dir)
-        write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
-        self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
-        self._gen_name = name
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         """Remove old generations, crashed temporaries and texts no document needs any more."""

@@ -31,6 +31,7 @@ _ENV = {
     "port": "QUOTEBOT_PORT",
     "max_question_chars": "QUOTEBOT_MAX_QUESTION_CHARS",
     "max_upload_mb": "QUOTEBOT_MAX_UPLOAD_MB",
+    "max_upload_files": "QUOTEBOT_MAX_UPLOAD_FILES",
     "feedback_path": "QUOTEBOT_FEEDBACK",
 }
 
@@ -51,6 +52,7 @@ class Settings:
     port: int = 7860
     max_question_chars: int = 1000
     max_upload_mb: int = 20
+    max_upload_files: int = 20  # files in one upload request
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 
     @property

@@ -150,11 +150,17 @@ def _answer_everything(tmp_path: Path, corpus: Path) -> None:
 
 @pytest.mark.parametrize("how", ["truncate", "garbage", "flip-tail", "delete"])
 @pytest.mark.parametrize("which", ["CURRENT", "manifest.json", "chunks.jsonl", "vectors.npy", "index.faiss", "text"])
-def test_damaged_index_file_is_reported_clearly(tmp_path, small_corpus, built_index, which, how):
+def test_damaged_index_file_is_reported_clearly(tmp_path, small_corpus, built_index, caplog, which, how):
     files = _index_files(built_index)
     targets = [p for name, p in files.items() if name.startswith("texts/")] if which == "text" else [files[which]]
     for path in targets:
         _damage(path, how)
+    if which == "text":  # found when a question needs it: the asker is told plainly, the log says how to repair
+        bot = _bot(tmp_path, small_corpus)
+        answers = [bot.ask(question) for question in (CRAMP_QUESTION, SLEEP_QUESTION)]
+        assert all(a.abstained and "cannot be read" in a.message for a in answers)
+        assert "python -m indexer build" in caplog.text
+        return
     expected = IndexError_ if which == "CURRENT" and how == "delete" else IndexCorrupt
     with pytest.raises(expected) as err:
         _answer_everything(tmp_path, small_corpus)
