@@ -14,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 
@@ -27,6 +28,7 @@ from indexer.embedding import Embedder, ModelNotFound, resolve_model
 from indexer.faiss_store import FaissStore
 from indexer.settings import Settings
 from indexer.store import IndexMissing
+from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
 CRAMP = "What relieves a leg cramp in the calf?"
@@ -108,15 +110,10 @@ def test_nothing_is_written_on_top_of_an_index_that_vanished(index, small_corpus
 def test_running_app_answers_or_declines_after_its_index_is_deleted(tmp_path, small_corpus):
     from gradio_client import Client
 
-    from tests.app_server import free_port
-
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb.jsonl", port=free_port())
-    build_corpus(small_corpus, FaissStore(settings.index_dir), FakeEmbedder())
-    page = app.build_app(Bot.load(settings, embedder=FakeEmbedder()), settings)
-    page.queue(default_concurrency_limit=app.CONCURRENCY)
-    _, url, _ = page.launch(prevent_thread_lock=True, **app._launch_kwargs(settings, None))
+    page, url = serve_in_process(settings, FakeEmbedder())
     try:
-        client = Client(url, verbose=False)
+        client = Client(url + "/", verbose=False)
         first = client.predict(CRAMP, api_name="/ask")
         shutil.rmtree(settings.index_dir)
         assert client.predict(CRAMP, api_name="/ask")["passages"] == first["passages"]
@@ -132,8 +129,6 @@ def test_source_panel_says_so_when_the_document_text_is_gone(index, small_corpus
     page = app._Page(_bot(index, small_corpus), settings, app.FeedbackLog(settings.feedback_path))
     _, turns, _ = page.on_submit(SLEEP, 3, [])
     shutil.rmtree(index / "texts")
-    import gradio as gr
-
     html = page.on_cite(turns, gr.EventData(None, {"turn": 0, "index": 0}))
     assert "no longer in the index" in html
 

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print a table; their figures go in docs/ with the command that made them."""
