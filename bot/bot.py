@@ -54,10 +54,16 @@ def clean_question(question: object) -> str:
 class _Threshold:
     noise: float
     margin: float
+    density: float | None  # neighbour_p10 of the corpus, when it had enough sentences
+    density_ratio: float
+
+    @property
+    def floor(self) -> float:
+        return self.noise + self.margin
 
     @property
     def value(self) -> float:
-        return self.noise + self.margin
+        return max(self.floor, self.density_ratio * self.density) if self.density else self.floor
 
 
 class Bot:
@@ -126,7 +132,13 @@ class Bot:
 
     def _threshold(self) -> _Threshold:
         calibration = self.manifest.calibration
-        return _Threshold(float(calibration.get("noise_p95", 0.25)), self.settings.min_margin)
+        density = calibration.get("neighbour_p10")
+        return _Threshold(
+            float(calibration.get("noise_p95", 0.25)),
+            self.settings.min_margin,
+            float(density) if density is not None else None,
+            self.settings.density_ratio,
+        )
 
     # ---- answering -----------------------------------------------------------------------
 
@@ -160,7 +172,8 @@ class Bot:
         threshold = self._threshold()
         if not candidates or max(c.dense for c in candidates) < threshold.value:
             return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=self.suggest(vector), searched_as=searched)
-        chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.value or c is candidates[0]]
+        # The bar for answering at all is the stricter one; further passages need only beat the noise.
+        chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.floor or c is candidates[0]]
         passages: list[Passage] = []
         for cand in chosen:
             # Grow into neither a passage already shown nor the match of one still to come.

@@ -4,7 +4,10 @@ The dense side asks the store for the nearest chunks; the lexical side scores
 the same chunks with BM25 (``bm25s``), which rescues questions that share a rare
 word with the answer but not its phrasing. Scores are fused as
 ``dense + lexical_weight * bm25 / max_bm25``, so the dense cosine stays the
-backbone (and abstention can reason about it) while words break ties.
+backbone (and abstention can reason about it) while words break ties. A "What
+is X?" question gives a small bonus to passages that state what X is: a
+bi-encoder ranks any sentence full of the same words about as high as the
+definition itself.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from indexer.chunking import Chunk
 from indexer.embedding import TextEmbedder
 from indexer.store import VectorStore
 
-__all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize"]
+__all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize", "defined_term", "defines"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,25 @@ def contextualize(question: str, history: Sequence[str] | None) -> str:
     return question
 
 
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what(?:'s| is| are)|define|definition of|meaning of)\s+(?:an?\s+|the\s+)?(?P<term>[\w' -]{2,60}?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+
+
+def defined_term(question: str) -> str | None:
+    """The term a "What is X?" question asks to define, or ``None`` for other questions."""
+    match = _DEFINITION_QUESTION.match(question)
+    return match.group("term").strip().lower() if match else None
+
+
+def defines(text: str, term: str) -> bool:
+    """Whether ``text`` states what ``term`` is ("X is ...", "X (also called Y) is ...", "X refers to ...")."""
+    stem = re.escape(term.rstrip("s"))
+    pattern = rf"\b{stem}s?\b(?:\s*\([^)]*\))?\s+(?:is|are|refers? to|means?)\b"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
 class Retriever:
     """Holds the store, the model and the lexical index; ``retrieve`` is safe to call from many threads."""
 
@@ -99,6 +121,7 @@ class Retriever:
         *,
         candidates: int = 40,
         lexical_weight: float = 0.15,
+        definition_bonus: float = 0.05,
         use_lexical: bool = True,
         lexical_max_chunks: int = 2_000_000,
     ) -> None:
@@ -106,6 +129,7 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self.lexical_weight = lexical_weight
+        self.definition_bonus = definition_bonus
         self.use_lexical = use_lexical
         self.lexical_max_chunks = lexical_max_chunks
         self._lexical: LexicalIndex | None = None
@@ -146,8 +170,14 @@ class Retriever:
             scaled = raw / top if top > 0 else np.zeros_like(raw)
         else:
             scaled = np.zeros(len(hits))
+        term = defined_term(query)
         fused = [
-            Candidate(h.chunk, h.score, float(s), h.score + self.lexical_weight * float(s))
+            Candidate(
+                h.chunk,
+                h.score,
+                float(s),
+                h.score + self.lexical_weight * float(s) + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
+            )
             for h, s in zip(hits, scaled)
         ]
         fused.sort(key=lambda c: c.score, reverse=True)

@@ -161,7 +161,8 @@ def sync_documents(
         offset += len(chunks)
     dimension = vectors.shape[1] if len(vectors) else (old.dimension if old else embedder.dimension)
     remove_names = set(gone) | (set(old_docs) if rebuild_all else set())
-    calibration = calibrate(embedder, _all_vectors_after(store, remove_names, new_docs, dimension))
+    sample, single_sentence = _all_vectors_after(store, remove_names, new_docs, dimension)
+    calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence])
     manifest = Manifest(
         model=embedder.name,
         dimension=dimension,
@@ -199,13 +200,21 @@ def _encode_with_progress(
     return np.concatenate(parts) if parts else embedder.encode([])
 
 
-def _all_vectors_after(store: VectorStore, removed: set[str], new_docs: list[NewDocument], dimension: int) -> np.ndarray:
-    """A sample of the vectors the store will hold after the change, for calibration."""
+def _all_vectors_after(
+    store: VectorStore, removed: set[str], new_docs: list[NewDocument], dimension: int, limit: int = 20_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sample of the vectors the store will hold after the change, for calibration,
+    with a mask of those that embed a single sentence."""
     replaced = removed | {doc.record.name for doc in new_docs}
-    kept = [c.id for c in store.all_chunks() if c.doc not in replaced][:20_000]
-    parts = [store.get_vectors(kept)] if kept else []
-    parts += [doc.vectors for doc in new_docs]
-    return np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+    kept = [c for c in store.all_chunks() if c.doc not in replaced][:limit]
+    parts = [store.get_vectors([c.id for c in kept])] if kept else []
+    single = [len(c.sentences) == 1 for c in kept]
+    for doc in new_docs:
+        parts.append(doc.vectors)
+        single.extend(len(c.sentences) == 1 for c in doc.chunks)
+    if not parts:
+        return np.zeros((0, dimension), dtype=np.float32), np.zeros(0, dtype=bool)
+    return np.concatenate(parts), np.asarray(single, dtype=bool)
 
 
 def build_corpus(

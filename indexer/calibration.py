@@ -1,11 +1,20 @@
 """Per-index calibration of the abstention threshold.
 
 A fixed cosine threshold tuned on one text fails on another: how similar an
-unrelated question looks to a corpus depends on the corpus and the model. So at
-build time we ask the index a fixed set of questions that no sensible corpus
-answers in a quoting way (trivia across many fields) and record how high their
-best scores go. The bot abstains unless a question beats that noise ceiling by
-a margin; the statistics travel with the index in its manifest.
+unrelated question looks to a corpus depends on the corpus and the model. Two
+statistics of the corpus itself, computed at build time, travel with the index
+in its manifest:
+
+* the *noise ceiling*: a fixed set of trivia questions that no sensible corpus
+  answers is asked against the index; the 95th percentile of their best scores
+  is what "unrelated" looks like here;
+* the *neighbour density*: how similar a sentence of this corpus is to its
+  nearest other sentence (10th percentile). A narrow text (every sentence about
+  muscle cramps) is dense, and off-target questions on its topic score high
+  against it; a broad text (a constitution) is sparse.
+
+The bot abstains unless the best passage beats both ``noise_p95 + margin`` and
+``density_ratio * neighbour_p10`` (see ``bot.bot``). Measured in docs/quality.md.
 """
 
 from __future__ import annotations
@@ -68,11 +77,32 @@ def probe_scores(embedder: TextEmbedder, corpus_vectors: np.ndarray) -> np.ndarr
     return (probes @ np.asarray(corpus_vectors, dtype=np.float32).T).max(axis=1)
 
 
-def calibrate(embedder: TextEmbedder, corpus_vectors: np.ndarray) -> dict:
-    """Noise statistics of this corpus for this model, stored in the manifest."""
+# Below this many sentences the neighbour statistic says little; only the noise ceiling is used.
+MIN_SENTENCES_FOR_DENSITY = 30
+# Sentences compared pairwise for the neighbour statistic (a sample above this).
+DENSITY_SAMPLE = 4000
+
+
+def neighbour_p10(sentence_vectors: np.ndarray, seed: int = 0) -> float | None:
+    """10th percentile of each sentence's similarity to its nearest other sentence."""
+    n = len(sentence_vectors)
+    if n < MIN_SENTENCES_FOR_DENSITY:
+        return None
+    if n > DENSITY_SAMPLE:
+        sentence_vectors = sentence_vectors[np.random.default_rng(seed).choice(n, DENSITY_SAMPLE, replace=False)]
+    vectors = np.asarray(sentence_vectors, dtype=np.float32)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -1.0)
+    return float(np.quantile(similarity.max(axis=1), 0.10))
+
+
+def calibrate(embedder: TextEmbedder, corpus_vectors: np.ndarray, sentence_vectors: np.ndarray | None = None) -> dict:
+    """Noise and density statistics of this corpus for this model, stored in the manifest."""
     scores = probe_scores(embedder, corpus_vectors)
+    density = neighbour_p10(sentence_vectors) if sentence_vectors is not None else None
     return {
         "method": "probe-questions-v1",
+        "neighbour_p10": None if density is None else round(density, 4),
         "probes": len(scores),
         "noise_mean": round(float(scores.mean()), 4),
         "noise_std": round(float(scores.std()), 4),

@@ -27,6 +27,7 @@ _ENV = {
     "index_type": "QUOTEBOT_INDEX_TYPE",
     "k": "QUOTEBOT_K",
     "min_margin": "QUOTEBOT_MIN_MARGIN",
+    "density_ratio": "QUOTEBOT_DENSITY_RATIO",
     "host": "QUOTEBOT_HOST",
     "port": "QUOTEBOT_PORT",
     "max_question_chars": "QUOTEBOT_MAX_QUESTION_CHARS",
@@ -48,6 +49,7 @@ class Settings:
     k: int = 3  # passages shown per answer
     passage_chars: int = 350  # a quote grows around the matched sentences up to this length
     min_margin: float = 0.1  # how far above the corpus noise ceiling a passage must score
+    density_ratio: float = 0.64  # ... and at least this share of the corpus's neighbour similarity
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 1000

@@ -142,3 +142,14 @@ def test_expand_span_stays_in_its_paragraph_and_under_the_cap():
     assert text[start:end] == f"{first} {second}"
     assert expand_span(sentences, 0, end_first, 40) == (0, end_first)
     assert expand_span(sentences, 0, end_first, 200, taken=[(end_first + 1, end)]) == (0, end_first)
+
+
+def test_definition_questions_find_the_term_and_its_definition():
+    from bot.retrieval import defined_term, defines
+
+    assert defined_term("What is a muscle spasm?") == "muscle spasm"
+    assert defined_term("what's tetany") == "tetany"
+    assert defined_term("What causes cramps?") is None
+    assert defines("A muscle spasm (also called a cramp) is an involuntary contraction.", "muscle spasm")
+    assert defines("Muscle spasms are involuntary muscle contractions.", "muscle spasm")
+    assert not defines("The muscles are trying to protect themselves from muscle strain.", "muscle spasm")
