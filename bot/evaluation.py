@@ -61,8 +61,8 @@ class EvalReport:
             ("hit@1", f"{self.hit_at_1:.3f}"),
             ("hit@3", f"{self.hit_at_3:.3f}"),
             ("MRR", f"{self.mrr:.3f}"),
-            ("answerable wrongly abstained", f"{self.wrongly_abstained:.1%}"),
-            ("unanswerable correctly abstained", f"{self.correctly_abstained:.1%}"),
+            ("answerable wrongly abstained", f"{self.wrongly_abstained:.1%}" if self.answerable else "n/a"),
+            ("unanswerable correctly abstained", f"{self.correctly_abstained:.1%}" if self.unanswerable else "n/a"),
             ("mean quoted passage (chars)", f"{self.mean_passage_chars:.0f}"),
             ("median time per question", f"{self.median_seconds * 1000:.1f} ms"),
         ]
