@@ -365,6 +365,9 @@ def render_change(report: ChangeReport | None) -> str:
     return f'<div class="qb-docs-status" role="status">{"".join(parts)}</div>'
 
 
+DOCUMENTS_LOADING = '<div class="qb-docs-inner"><p class="qb-docs-note">Listing the documents...</p></div>'
+
+
 def render_documents_intro(settings: Settings, *, manage: bool) -> str:
     formats = ", ".join(s for s in UPLOAD_FORMATS if s in LOADERS)
     if not manage:
@@ -560,6 +563,7 @@ mark.qb-span { background: #fff1a8; color: #1f2328; border-radius: 2px; padding:
 .dark mark.qb-span { background: #6b5a12; color: #fff8dc; }
 #qb-docs-list, #qb-docs-status, #qb-docs .qb-docs-note { overflow-wrap: anywhere; color: var(--body-text-color); }
 #qb-docs * { box-sizing: border-box; }
+#qb-docs .html-container { padding: 0.25rem 0; }  /* text lines up with the drop zone's edge */
 #qb-upload { border: 2px dashed var(--border-color-primary) !important; }
 .qb-docs-note { margin: 0 0 0.4rem; color: var(--qb-muted); }
 .qb-docs-heading { font-size: 1rem; margin: 0.6rem 0 0.3rem; color: var(--body-text-color); }
@@ -863,7 +867,7 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
                 )
                 status = gr.HTML(render_change(None), elem_id="qb-docs-status", apply_default_css=False, js_on_load=None)
             documents = gr.HTML(
-                page.documents_html,  # a callable: each page load lists what is indexed now
+                DOCUMENTS_LOADING,  # each page load lists what is indexed then (below), never a stale list
                 elem_id="qb-docs-list",
                 apply_default_css=False,
                 js_on_load=_DOCS_JS if page.manage else None,
@@ -904,6 +908,7 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
         chat.vote(page.on_vote, [turns], [chat, turns], **private)
         clear.click(page.on_clear, None, [chat, turns, source], **private)
         theme.click(None, js=_THEME_TOGGLE_JS, api_visibility="private")
+        app.load(page.documents_html, None, [documents], **private)
         documents_panel.expand(page.documents_html, None, [documents], **private)  # others may have changed them
         if page.manage:
             # One change to the documents at a time (index_lock also keeps out other processes);
