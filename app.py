@@ -3,9 +3,10 @@
 ``build_app(bot, settings)`` builds the page and the ``/ask`` API endpoint;
 ``main()`` brings the index up to date, loads the model once and serves.
 Nothing here retrieves or ranks: every word on the page comes from an
-``Answer`` or from ``bot.store.document_text``, and all of it is escaped with
-``html.escape`` before it reaches the browser, so a document or a question can
-never add markup or script to the page.
+``Answer``, from ``bot.store`` or from ``indexer.manage`` (the Documents panel,
+which adds and removes documents), and all of it is escaped with
+``html.escape`` before it reaches the browser, so a document, a file name or a
+question can never add markup or script to the page.
 
 Run ``python app.py --help`` for the flags; see ``Settings`` for the
 environment variables.

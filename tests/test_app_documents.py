@@ -308,7 +308,7 @@ def test_questions_are_answered_while_an_upload_is_indexed_and_changes_wait_thei
     finally:
         embedder.gate.set()
         upload.join(30)
-        if removal.is_alive() or removal.ident:
+        if removal.ident is not None:  # started
             removal.join(30)
     assert [line.split()[0] for line in finished] == ["upload", "removal"]
     assert all("()" not in line for line in finished), finished  # both did something
