@@ -3,15 +3,17 @@
 ``build_app(bot, settings)`` builds the page and the ``/ask`` API endpoint;
 ``main()`` brings the index up to date, loads the model once and serves.
 Nothing here retrieves or ranks: every word on the page comes from an
-``Answer`` or from ``bot.store.document_text``, and all of it is escaped with
-``html.escape`` before it reaches the browser, so a document or a question can
-never add markup or script to the page.
+``Answer``, from ``bot.store`` or from ``indexer.manage`` (the Documents panel,
+which adds and removes documents), and all of it is escaped with
+``html.escape`` before it reaches the browser, so a document, a file name or a
+question can never add markup or script to the page.
 
 Run ``python app.py --help`` for the flags; see ``Settings`` for the
 environment variables.
 """
 
 import argparse
+import contextlib
 import datetime as _dt
 import html
 import ipaddress
@@ -21,9 +23,9 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import gradio as gr
 
@@ -31,8 +33,10 @@ from starlette.middleware import Middleware
 
 from bot.answer import ABSTAIN_MESSAGE
 from bot.bot import Bot
+from indexer.loaders import LOADERS, DocumentError
+from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
-from indexer.store import IndexError_
+from indexer.store import DocumentRecord, IndexError_
 
 __all__ = [
     "build_app",
@@ -42,6 +46,10 @@ __all__ = [
     "FeedbackLog",
     "render_conversation",
     "render_source",
+    "render_documents",
+    "render_change",
+    "ChangeReport",
+    "management_off_reason",
     "AuthError",
     "exposure_warning",
 ]
@@ -54,6 +62,8 @@ UI_MAX_K = 5  # the page offers 1-5 passages; the API accepts up to 10 (Bot.ask'
 CONCURRENCY = 8  # events served at once; Bot.ask is thread-safe (the model call is serialised)
 SOURCE_WINDOW = 200_000  # characters of a very long document shown around a quote
 THEME_KEY = "quotebot-theme"
+UPLOAD_FORMATS = (".txt", ".md", ".html", ".pdf", ".docx")  # named on the page; .htm and .markdown work too
+LOCK_WAIT_S = 600  # how long an upload or removal waits for another change to the index to finish
 
 # --------------------------------------------------------------------------------------------
 # Rendering: pure functions from answer dicts (Answer.to_dict()) to escaped HTML.
@@ -248,6 +258,136 @@ def render_header(title: str, description: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Documents: what is indexed, and what an upload or a removal did.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    """What an upload or a removal did, one line per file, for the status line of the panel."""
+
+    done: tuple[str, ...] = ()  # files added, documents removed
+    refused: tuple[str, ...] = ()  # files refused, each with why and what to do
+    error: str = ""  # the change as a whole could not be made
+
+
+def _when(indexed_at: str) -> str:
+    """An ISO time as people read it, in UTC (the server's clock, not the reader's)."""
+    try:
+        moment = _dt.datetime.fromisoformat(indexed_at)
+    except (TypeError, ValueError):
+        return str(indexed_at or "")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _sorted_records(records: Mapping[str, DocumentRecord]) -> list[DocumentRecord]:
+    return sorted(records.values(), key=lambda r: ((r.title or r.name).casefold(), r.name))
+
+
+def _document_item(record: DocumentRecord, *, manage: bool, confirm: bool, focus: bool) -> str:
+    title = _e(record.title or record.name)
+    n = record.n_chunks
+    meta = (
+        f'<span class="qb-docs-file">{_e(record.name)}</span>'
+        f'<span>{n} passage{"s" if n != 1 else ""}</span>'
+        f'<span>indexed <time datetime="{_e(record.indexed_at)}">{_e(_when(record.indexed_at))}</time></span>'
+    )
+    actions = ""
+    name = _e(record.name)
+    if manage and confirm:
+        actions = (
+            f'<div class="qb-docs-actions qb-docs-confirm" role="group" aria-label="Remove {title}?">'
+            '<span class="qb-docs-ask">Remove it from the collection?</span>'
+            f'<button type="button" class="qb-docs-btn qb-docs-danger" data-action="remove" data-name="{name}" '
+            f'data-autofocus aria-label="Yes, remove {title}">Yes, remove</button>'
+            f'<button type="button" class="qb-docs-btn" data-action="cancel" data-name="{name}">Cancel</button>'
+            "</div>"
+        )
+    elif manage:
+        actions = (
+            '<div class="qb-docs-actions">'
+            f'<button type="button" class="qb-docs-btn" data-action="ask_remove" data-name="{name}" '
+            f'aria-label="Remove {title}"{" data-autofocus" if focus else ""}>Remove</button></div>'
+        )
+    return (
+        f'<li class="qb-docs-item" data-name="{name}"><div class="qb-docs-info">'
+        f'<p class="qb-docs-title">{title}</p><p class="qb-docs-meta">{meta}</p></div>{actions}</li>'
+    )
+
+
+def render_documents(
+    records: Mapping[str, DocumentRecord],
+    *,
+    manage: bool,
+    confirm: str | None = None,
+    focus: str | None = None,
+    nonce: int = 0,
+) -> str:
+    """The indexed documents (title, file name, passages, when indexed), all escaped.
+
+    With ``manage`` each has a Remove button; ``confirm`` names the one whose
+    removal is waiting for a second click (which gets keyboard focus). ``focus``
+    names the document whose Remove button gets focus, or "" for the list's
+    heading: a click inside the list replaced the button that had it.
+    """
+    records = _sorted_records(records)
+    focus_item = focus if focus and any(r.name == focus for r in records) else None
+    items = [
+        _document_item(r, manage=manage, confirm=r.name == confirm, focus=r.name == focus_item) for r in records
+    ]
+    n = len(items)
+    heading = f"{n} document{'s' if n != 1 else ''} in the collection" if n else "No documents in the collection yet"
+    focus_attr = " data-autofocus" if focus is not None and focus_item is None and confirm is None else ""
+    body = f'<ul class="qb-docs-list">{"".join(items)}</ul>' if items else ""
+    if not items and manage:
+        body = '<p class="qb-docs-note">Add files above; answers will quote them.</p>'
+    return (
+        f'<div class="qb-docs-inner" data-shown="{int(nonce)}">'
+        f'<h2 class="qb-docs-heading" tabindex="-1"{focus_attr}>{heading}</h2>{body}</div>'
+    )
+
+
+def render_change(report: ChangeReport | None) -> str:
+    """The status line after an upload or a removal: every file named, refusals with their reason."""
+    if report is None:
+        return '<div class="qb-docs-status" role="status"></div>'
+    parts = []
+    if report.error:
+        parts.append(f'<p class="qb-docs-error">{_e(report.error)}</p>')
+    if report.done:
+        parts.append('<ul class="qb-docs-done">' + "".join(f"<li>{_e(line)}</li>" for line in report.done) + "</ul>")
+    if report.refused:
+        n = len(report.refused)
+        lead = f"{n} file{'s' if n != 1 else ''} could not be added:" if report.done or n > 1 else "This file could not be added:"
+        parts.append(f'<p class="qb-docs-error">{_e(lead)}</p>')
+        parts.append(
+            '<ul class="qb-docs-refused">' + "".join(f"<li>{_e(line)}</li>" for line in report.refused) + "</ul>"
+        )
+    return f'<div class="qb-docs-status" role="status">{"".join(parts)}</div>'
+
+
+DOCUMENTS_LOADING = '<div class="qb-docs-inner"><p class="qb-docs-note">Listing the documents...</p></div>'
+
+
+def render_documents_intro(settings: Settings, *, manage: bool) -> str:
+    formats = ", ".join(s for s in UPLOAD_FORMATS if s in LOADERS)
+    if not manage:
+        return (
+            '<p class="qb-docs-note">These are the documents the answers quote. '
+            "This page is read-only: documents cannot be added or removed here.</p>"
+        )
+    # Gradio's own size check (launch's max_file_size) runs in the browser and refuses the whole
+    # choice when one file is too big, naming it; every other refusal is per file, from add_files.
+    return (
+        f'<p class="qb-docs-note">Add your own documents ({_e(formats)}): up to {settings.max_upload_files} files '
+        f"at once, {_e(settings.max_upload_mb)} MB each (a choice that includes a bigger file is refused as a "
+        "whole, naming it). They are indexed straight away, and answers quote them by title.</p>"
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Feedback: one JSON line per vote.
 # --------------------------------------------------------------------------------------------
 
@@ -333,6 +473,22 @@ watch('value', () => {
 });
 """
 
+_DOCS_JS = """
+element.addEventListener('click', (event) => {
+  const b = event.target.closest('button[data-action]');
+  if (!b || !element.contains(b)) return;
+  const data = {name: b.dataset.name || ''};
+  const action = b.dataset.action;
+  if (action === 'ask_remove') trigger('ask_remove', data);
+  else if (action === 'cancel') trigger('cancel', data);
+  else if (action === 'remove') trigger('remove', data);
+});
+watch('value', () => {
+  const target = element.querySelector('[data-autofocus]');
+  if (target) target.focus({preventScroll: false});
+});
+"""
+
 _THEME_TOGGLE_JS = f"""
 () => {{
   const dark = !document.body.classList.contains('dark');
@@ -408,6 +564,34 @@ _CSS = """
   border-radius: var(--radius-md); background: var(--background-fill-primary); }
 mark.qb-span { background: #fff1a8; color: #1f2328; border-radius: 2px; padding: 0.05em 0; }
 .dark mark.qb-span { background: #6b5a12; color: #fff8dc; }
+#qb-docs-list, #qb-docs-status, #qb-docs .qb-docs-note { overflow-wrap: anywhere; color: var(--body-text-color); }
+#qb-docs * { box-sizing: border-box; }
+#qb-docs .html-container { padding: 0.25rem 0; }  /* text lines up with the drop zone's edge */
+#qb-upload { border: 2px dashed var(--border-color-primary) !important; }
+.qb-docs-note { margin: 0 0 0.4rem; color: var(--qb-muted); }
+.qb-docs-heading { font-size: 1rem; margin: 0.6rem 0 0.3rem; color: var(--body-text-color); }
+.qb-docs-list { list-style: none; margin: 0; padding: 0; }
+.qb-docs-item { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 0.3rem 1rem;
+  padding: 0.5rem 0; border-top: 1px solid var(--border-color-primary); }
+.qb-docs-info { flex: 1 1 16rem; min-width: 0; }
+.qb-docs-title { margin: 0; font-weight: 600; }
+.qb-docs-meta { margin: 0.1rem 0 0; font-size: 0.85rem; color: var(--qb-muted); display: flex; flex-wrap: wrap;
+  gap: 0 0.9rem; }
+.qb-docs-file { font-family: var(--font-mono); }
+.qb-docs-actions { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem; }
+.qb-docs-ask { font-size: 0.9rem; }
+.qb-docs-btn { font: inherit; font-size: 0.9rem; cursor: pointer; color: var(--body-text-color);
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  border-radius: var(--radius-md); padding: 0.25rem 0.7rem; }
+.qb-docs-btn:hover { background: var(--background-fill-secondary); }
+.qb-docs-danger { border-color: #b42318; color: #b42318; }
+.dark .qb-docs-danger { border-color: #fda29b; color: #fda29b; }
+.qb-docs-btn:focus-visible, .qb-docs-heading:focus-visible { outline: 3px solid var(--color-accent); outline-offset: 2px; }
+.qb-docs-status:empty, #qb-docs-status:has(.qb-docs-status:empty) { display: none; }
+.qb-docs-status p, .qb-docs-status ul { margin: 0.2rem 0; }
+.qb-docs-status ul { padding-left: 1.2rem; }
+.qb-docs-error { color: #b42318; font-weight: 600; }
+.dark .qb-docs-error { color: #fda29b; }
 #qb-source-col { position: sticky; top: 0.5rem; align-self: flex-start; }
 #qb-ask-row { align-items: stretch; }
 @media (max-width: 700px) {
@@ -439,7 +623,7 @@ class _Page:
 
     def answer(self, question: str, k: int | None, turns: list[dict]) -> tuple[str, list[dict], str]:
         history = [str(t["answer"].get("question", "")) for t in turns[-HISTORY_TURNS:]]
-        answer = self.bot.ask(question, history=history, k=_ui_k(k, self.settings))
+        answer = self._ask(question, history, _ui_k(k, self.settings))
         turns = (list(turns) + [{"answer": answer.to_dict(), "vote": None}])[-MAX_TURNS:]
         return render_conversation(turns, self.examples()), turns, ""
 
@@ -503,7 +687,139 @@ class _Page:
 
     def api_ask(self, question: str, k: int, history: list[str] | None) -> dict:
         history = [str(h) for h in history or () if h is not None][-HISTORY_TURNS:]
-        return self.bot.ask(question, history=history, k=k or self.settings.k).to_dict()
+        return self._ask(question, history, k or self.settings.k).to_dict()
+
+    def _ask(self, question: str, history: list[str], k: int):
+        """``Bot.ask``, tried a second time if the documents changed under it (an upload or removal
+        committed between finding a passage and reading its document)."""
+        try:
+            return self.bot.ask(question, history=history, k=k)
+        except (KeyError, IndexError_):
+            return self.bot.ask(question, history=history, k=k)
+
+    # ---- documents -------------------------------------------------------------------------
+
+    @property
+    def manage(self) -> bool:
+        return not self.settings.read_only
+
+    def documents_html(self, *, confirm: str | None = None, focus: str | None = None) -> str:
+        try:
+            records = self.bot.store.documents()
+        except IndexError_ as err:
+            log.error("cannot list the documents: %s", err)
+            return render_documents({}, manage=False) + f'<p class="qb-docs-error">{_e(err)}</p>'
+        return render_documents(records, manage=self.manage, confirm=confirm, focus=focus, nonce=time.monotonic_ns())
+
+    @contextlib.contextmanager
+    def _changing(self, progress: Callable[[float, str], None]) -> Iterator[None]:
+        """Hold the index's writer lock (another tab, user or ``python -m indexer`` may hold it)."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(index_lock(self.bot.store, timeout=0))
+            except IndexBusy:
+                progress(0.0, "Waiting for another change to the documents to finish...")
+                stack.enter_context(index_lock(self.bot.store, timeout=LOCK_WAIT_S))
+            yield
+
+    def upload(self, paths: Sequence[str] | None, progress: Callable[[float, str], None] = lambda f, d: None) -> ChangeReport:
+        """Add the uploaded files to the corpus folder and the index; refused files do not stop the others.
+
+        ``paths`` are Gradio's temporary copies, which keep the file's own name.
+        The bot answers from the new index as soon as this returns; questions
+        asked meanwhile are answered from the old one.
+        """
+        if not self.manage:
+            return ChangeReport(error="This page is read-only: documents cannot be added here.")
+        paths = [str(p) for p in paths or () if p]
+        if not paths:
+            return ChangeReport(error="Choose one or more files to add.")
+        limit = self.settings.max_upload_files
+        if len(paths) > limit:
+            return ChangeReport(
+                error=f"You chose {len(paths)} files, but at most {limit} can be added at once. "
+                "Nothing was added: add them in smaller groups."
+            )
+
+        def embedded(done: int, total: int) -> None:
+            progress(done / total if total else 1.0, f"Indexing: {done} of {total} passages embedded")
+
+        try:
+            with self._changing(progress):
+                progress(0.0, f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}...")
+                results = add_files(self.settings.corpus_dir, paths, max_bytes=self.settings.max_upload_bytes)
+                accepted = [r for r in results if r.ok]
+                if accepted:
+                    index_added(self.bot.store, self.bot.embedder, accepted, on_progress=embedded)
+                    self.bot.refresh()
+        except IndexBusy as err:
+            return ChangeReport(error=f"Nothing was added: {err}.")
+        except (IndexError_, OSError) as err:
+            log.error("indexing an upload failed: %s", err)
+            return ChangeReport(
+                error="The files could not be indexed, so answers do not quote them yet. The app indexes "
+                f"them when it next starts, or run python -m indexer build. ({err})"
+            )
+        records = self.bot.store.documents()
+        return ChangeReport(
+            done=tuple(_added_line(r, records.get(r.name)) for r in accepted),
+            refused=tuple(r.message for r in results if not r.ok),
+        )
+
+    def remove(self, name: str) -> ChangeReport:
+        """Take one document out of the corpus folder and the index; answers stop quoting it at once."""
+        if not self.manage:
+            return ChangeReport(error="This page is read-only: documents cannot be removed here.")
+        record = self.bot.store.documents().get(str(name))
+        if record is None:
+            return ChangeReport(error=f"{name} is not in the collection (any more); the list below is up to date.")
+        try:
+            with self._changing(lambda f, d: None):
+                remove_document(self.settings.corpus_dir, self.bot.store, record.name)
+                self.bot.refresh()
+        except IndexBusy as err:
+            return ChangeReport(error=f"Nothing was removed: {err}.")
+        except (DocumentError, IndexError_, OSError) as err:
+            log.error("removing %s failed: %s", record.name, err)
+            return ChangeReport(error=f"{record.title} could not be removed: {err}")
+        return ChangeReport(done=(f"Removed \u201c{record.title}\u201d ({record.name}).",))
+
+    def on_upload(self, files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
+        try:
+            report = self.upload(files, lambda fraction, desc: progress(fraction, desc=desc))
+        finally:
+            for path in files or ():  # Gradio's copies: the corpus folder has its own now
+                with contextlib.suppress(OSError):
+                    Path(path).unlink()
+        return None, render_change(report), self.documents_html()
+
+    def on_ask_remove(self, evt: gr.EventData):
+        name = str((getattr(evt, "_data", None) or {}).get("name", ""))
+        return self.documents_html(confirm=name)
+
+    def on_cancel_remove(self, evt: gr.EventData):
+        return self.documents_html(focus=str((getattr(evt, "_data", None) or {}).get("name", "")))
+
+    def on_remove(self, evt: gr.EventData):
+        name = str((getattr(evt, "_data", None) or {}).get("name", ""))
+        report = self.remove(name)
+        return render_change(report), self.documents_html(focus="")
+
+
+def _added_line(result, record: DocumentRecord | None) -> str:
+    """One line of the status after an upload: the file as the reader named it, and its title."""
+    if record is None:  # indexed, then removed by someone else already
+        return f"{result.original}: {result.message}."
+    title = f"\u201c{record.title}\u201d"
+    if result.message.endswith("with the same content"):
+        return f"{result.original}: already in the collection as {title}, with the same content."
+    n = record.n_chunks
+    line = f"{result.original}: added as {title} ({n} passage{'s' if n != 1 else ''})."
+    if not result.message.startswith("added as"):  # renamed or replaced: say so
+        line += f" Note: {result.message}."
+    elif result.name != result.original:
+        line += f" Saved as {result.name}."
+    return line
 
 
 def _int(value: object, default: int = -1) -> int:
@@ -541,6 +857,24 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
                 with gr.Row():
                     theme = gr.Button("Light / dark", size="sm", elem_id="qb-theme", min_width=80)
                     clear = gr.Button("New chat", size="sm", elem_id="qb-clear", min_width=80)
+        with gr.Accordion("Documents", open=False, elem_id="qb-docs") as documents_panel:
+            gr.HTML(render_documents_intro(settings, manage=page.manage), apply_default_css=False, js_on_load=None)
+            if page.manage:
+                files = gr.File(
+                    label="Add documents",
+                    show_label=False,  # the note above says what it is; a floating label covers the icon on a phone
+                    file_count="multiple",
+                    type="filepath",
+                    height=140,
+                    elem_id="qb-upload",
+                )
+                status = gr.HTML(render_change(None), elem_id="qb-docs-status", apply_default_css=False, js_on_load=None)
+            documents = gr.HTML(
+                DOCUMENTS_LOADING,  # each page load lists what is indexed then (below), never a stale list
+                elem_id="qb-docs-list",
+                apply_default_css=False,
+                js_on_load=_DOCS_JS if page.manage else None,
+            )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
                 chat = gr.HTML(
@@ -577,6 +911,19 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
         chat.vote(page.on_vote, [turns], [chat, turns], **private)
         clear.click(page.on_clear, None, [chat, turns, source], **private)
         theme.click(None, js=_THEME_TOGGLE_JS, api_visibility="private")
+        app.load(page.documents_html, None, [documents], **private)
+        documents_panel.expand(page.documents_html, None, [documents], **private)  # others may have changed them
+        if page.manage:
+            # One change to the documents at a time (index_lock also keeps out other processes);
+            # questions are other events, answered meanwhile from the index as it was.
+            changing = {"concurrency_id": "documents", "concurrency_limit": 1, "api_visibility": "private"}
+            files.upload(
+                page.on_upload, [files], [files, status, documents], show_progress="full", show_progress_on=[files],
+                **changing,
+            )
+            documents.ask_remove(page.on_ask_remove, None, [documents], **private)
+            documents.cancel(page.on_cancel_remove, None, [documents], **private)
+            documents.remove(page.on_remove, None, [status, documents], **changing, show_progress="minimal")
 
         default_k = settings.k
 
@@ -722,6 +1069,22 @@ def exposure_warning(host: str, auth: object) -> str | None:
     )
 
 
+def management_off_reason(settings: Settings, host: str, auth: object) -> str | None:
+    """Why the page must not let its readers add or remove documents, or ``None`` when it may.
+
+    Off when asked for (``--read-only``), and when the page is reachable from
+    other machines without a login: then anyone could change the collection.
+    """
+    if settings.read_only:
+        return "read-only (--read-only or QUOTEBOT_READ_ONLY=1)"
+    if not _is_loopback(host) and not auth:
+        return (
+            f"listening on {host} without a login, so adding and removing documents on the page is off; "
+            "set QUOTEBOT_AUTH or QUOTEBOT_AUTH_FILE to allow it"
+        )
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python app.py",
@@ -735,7 +1098,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
     parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
     parser.add_argument("--model", help="sentence-transformers model name or path")
+    parser.add_argument(
+        "--read-only", action="store_true", default=None,
+        help="list the documents but offer no upload or removal (or set QUOTEBOT_READ_ONLY=1)",
+    )
     return parser
+
+
+def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Flags over ``QUOTEBOT_*`` variables over defaults."""
+    return Settings.from_env(
+        None if env is None else dict(env),
+        corpus_dir=args.corpus, index_dir=args.index, host=args.host, port=args.port,
+        store=args.store, uri=args.uri, model=args.model, read_only=args.read_only,
+    )
 
 
 def _launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> dict[str, Any]:
@@ -776,14 +1152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from indexer.store import IndexError_, open_store
 
     try:
-        settings = Settings.from_env(
-            corpus_dir=args.corpus, index_dir=args.index, host=args.host, port=args.port,
-            store=args.store, uri=args.uri, model=args.model,
-        )
+        settings = settings_from_args(args)
         auth = load_auth()
+        off = management_off_reason(settings, settings.host, auth)
+        if off and not settings.read_only:
+            log.warning(off)
+        settings = replace(settings, read_only=off is not None)
         embedder = Embedder(settings.model, device=settings.device)
         store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
-        report = build_corpus(settings.corpus_dir, store, embedder)
+        with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
+            report = build_corpus(settings.corpus_dir, store, embedder)
         for name, message in report.errors.items():
             print(f"skipped {name}: {message}", file=sys.stderr)
         print(f"index {store.describe()}: {report.summary() if report.changed else 'up to date'}", flush=True)

@@ -33,6 +33,7 @@ _ENV = {
     "max_question_chars": "QUOTEBOT_MAX_QUESTION_CHARS",
     "max_upload_mb": "QUOTEBOT_MAX_UPLOAD_MB",
     "max_upload_files": "QUOTEBOT_MAX_UPLOAD_FILES",
+    "read_only": "QUOTEBOT_READ_ONLY",
     "feedback_path": "QUOTEBOT_FEEDBACK",
 }
 
@@ -54,7 +55,8 @@ class Settings:
     port: int = 7860
     max_question_chars: int = 1000
     max_upload_mb: int = 20
-    max_upload_files: int = 20  # files in one upload request
+    max_upload_files: int = 20  # files in one upload, on the page and at the upload route
+    read_only: bool = False  # the page lists documents but offers no upload or removal
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
 
     @property
@@ -78,7 +80,16 @@ class Settings:
         return replace(cls(), **values)
 
 
+_TRUE = frozenset(["1", "true", "yes", "on"])
+_FALSE = frozenset(["0", "false", "no", "off"])
+
+
 def _convert(type_name: str, raw: str, var: str):
+    if type_name == "bool":
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ValueError(f"{var}={raw!r} is not a yes/no value; use 1 or 0")
+        return word in _TRUE
     try:
         if type_name == "int":
             return int(raw)

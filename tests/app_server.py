@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -98,6 +100,26 @@ def start_app(corpus: Path, workdir: Path, *, timeout: float = 180.0, env: dict[
         time.sleep(0.5)
     server.stop()
     raise RuntimeError(f"the app did not answer within {timeout:.0f} s:\n{server.log()}")
+
+
+def ask_on_page(page, question: str) -> None:
+    """Type a question into the page (a Playwright page) and wait for its reply."""
+    before = page.locator(".qb-turn").count()
+    box = page.locator("#qb-question textarea, #qb-question input").first
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('.qb-turn').length > {before}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a test module (import this fixture into the module)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 def serve_in_process(settings, embedder, *, auth: list[tuple[str, str]] | None = None):

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, SCREENSHOTS, AppServer, start_app
+from tests.app_server import PROJECT_ROOT, SCREENSHOTS, AppServer, ask_on_page, start_app
+from tests.app_server import browser  # noqa: F401 - a fixture used by the tests below
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -38,16 +39,6 @@ def client(server):
     return Client(server.url + "/", verbose=False)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -62,14 +53,6 @@ def page(browser, server):
 
 def source_text(passage: dict) -> str:
     return (PROJECT_ROOT / passage["source"]).read_text(encoding="utf-8")
-
-
-def ask_on_page(page, question: str) -> None:
-    before = page.locator(".qb-turn").count()
-    box = page.locator("#qb-question textarea, #qb-question input").first
-    box.fill(question)
-    box.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('.qb-turn').length > {before}")
 
 
 def screenshot(page, name: str) -> None:

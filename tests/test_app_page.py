@@ -6,7 +6,6 @@ Fast: the bot runs on the fake embedder over a corpus the test writes.
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import gradio as gr
@@ -17,33 +16,12 @@ from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.store import open_store
+from tests.html_check import parse
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'
 
 # Tags the page itself writes; anything else in rendered HTML came from content and got through.
 PAGE_TAGS = {"article", "div", "span", "p", "ol", "li", "blockquote", "strong", "button", "i", "svg", "path", "mark", "h2", "header", "h1"}
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: set[str] = set()
-        self.handlers: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.add(tag)
-        self.handlers += [name for name, _ in attrs if name.startswith("on")]
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parse(markup: str) -> _Tags:
-    parser = _Tags()
-    parser.feed(markup)
-    parser.close()
-    return parser
 
 
 def passage(text: str = "One sentence. The best sentence here. Last one.", start: int = 100, **extra) -> dict:
