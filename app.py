@@ -945,6 +945,9 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
 
 
 REQUEST_MAX_BYTES = 1024 * 1024  # any request but an upload: a question with its history is far smaller
+# The upload route takes this many times the page's file limit, so that a choice a little over the
+# limit still reaches the Documents panel, which explains the limit; more is refused at the door.
+UPLOAD_ROUTE_FILES_FACTOR = 4
 _PART_OVERHEAD = 16 * 1024  # headers of one multipart part, generously
 
 
@@ -953,17 +956,25 @@ class BodyLimit:
 
     Gradio limits each uploaded file (``max_file_size``) but takes up to 1000 files
     in one upload request, and JSON bodies of any size. Here an upload request
-    carries at most ``max_files`` files and ``max_files`` times the file limit in
-    bytes; any other request at most ``REQUEST_MAX_BYTES``. A declared
-    ``Content-Length`` over the limit is refused unread; a chunked body is counted
-    as it arrives.
+    carries at most ``max_files`` files and ``max_upload_bytes`` bytes; any other
+    request at most ``max_other_bytes``. A declared ``Content-Length`` over the
+    limit is refused unread; a chunked body is counted as it arrives.
     """
 
-    def __init__(self, app, *, max_files: int, max_file_bytes: int, max_other_bytes: int = REQUEST_MAX_BYTES) -> None:
+    def __init__(self, app, *, max_files: int, max_upload_bytes: int, max_other_bytes: int = REQUEST_MAX_BYTES) -> None:
         self.app = app
         self.max_files = max_files
-        self.max_upload_bytes = max_files * (max_file_bytes + _PART_OVERHEAD)
+        self.max_upload_bytes = max_upload_bytes
         self.max_other_bytes = max_other_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Middleware:
+        """At most what the biggest upload the page accepts can weigh, in files a few times the page's limit."""
+        return Middleware(
+            cls,
+            max_files=UPLOAD_ROUTE_FILES_FACTOR * settings.max_upload_files,
+            max_upload_bytes=settings.max_upload_files * (settings.max_upload_bytes + _PART_OVERHEAD),
+        )
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -1123,9 +1134,7 @@ def _launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> di
         "auth": auth,
         "share": False,
         "max_file_size": f"{settings.max_upload_mb}mb",
-        "app_kwargs": {
-            "middleware": [Middleware(BodyLimit, max_files=settings.max_upload_files, max_file_bytes=settings.max_upload_bytes)]
-        },
+        "app_kwargs": {"middleware": [BodyLimit.from_settings(settings)]},
         "allowed_paths": [],
         "blocked_paths": blocked,
         "enable_monitoring": False,

@@ -151,6 +151,10 @@ class Bot:
         """
         try:
             return self._ask(question, history, k)
+        except IndexError_:  # a change committed between the search and the read: once more, on the new index
+            pass
+        try:
+            return self._ask(question, history, k)
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)
             message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."

@@ -27,7 +27,7 @@ from indexer.build import build_corpus
 from indexer.embedding import Embedder, ModelNotFound, resolve_model
 from indexer.faiss_store import FaissStore
 from indexer.settings import Settings
-from indexer.store import IndexMissing
+from indexer.store import IndexMismatch, IndexMissing
 from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
@@ -94,6 +94,21 @@ def test_index_damaged_while_running_keeps_serving_the_loaded_generation(index, 
     after = (bot.ask(CRAMP), bot.ask(SLEEP))
     assert [_spans(a) for a in after] == [_spans(b) for b in before]
     assert "still serving the generation loaded before" in caplog.text
+
+
+def test_a_change_committed_between_search_and_read_is_answered_once_more(index, small_corpus, monkeypatch):
+    bot = _bot(index, small_corpus)
+    real, failures = bot._passage, []
+
+    def passage_of_a_replaced_document(*args, **kwargs):
+        if not failures:  # the first read finds the document replaced under the search's chunk
+            failures.append(1)
+            raise IndexMismatch("the stored text of cramps.txt no longer matches its chunks")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bot, "_passage", passage_of_a_replaced_document)
+    answer = bot.ask(CRAMP)
+    assert failures and not answer.abstained and answer.passages
 
 
 def test_nothing_is_written_on_top_of_an_index_that_vanished(index, small_corpus):
