@@ -3,6 +3,7 @@
     python -m bench.milvus_vs_faiss                      # 100k and 1M passages (long: see docs/scale-out.md)
     python -m bench.milvus_vs_faiss --sizes 100000       # one size
     python -m bench.milvus_vs_faiss --tiny               # 2,000 passages, seconds (what the test runs)
+    python -m bench.milvus_vs_faiss --stores milvus --milvus-uri http://host:19530   # a real server
 
 The passages are synthetic: random 384-dimension unit vectors drawn around
 ``n / 1000`` random cluster centres (so that neighbours are meaningfully closer
@@ -22,7 +23,8 @@ latency of one do not leak into the other. Per run it reports:
   passages' text and offsets included, as the bot asks;
 * ``recall@10``: overlap with exact search (numpy, full scan) over the same vectors;
 * ``peak_rss_gb``: the process's peak resident memory (data generation included)
-  and ``disk_gb``: the index on disk.
+  and ``disk_gb``: the index on disk (both of this process only: with
+  ``--milvus-uri`` the server's own memory and disk are not seen).
 
 The table goes to standard output and everything to ``--json`` (default
 ``bench/results/milvus_vs_faiss.json``).
@@ -140,7 +142,12 @@ def _row_of(chunk) -> int:
 # ---- one measurement (runs in its own process) -----------------------------------------------
 
 
-def measure(store_kind: str, n: int, workdir: Path, queries: int, k: int, index_type: str) -> Result:
+def measure(
+    store_kind: str, n: int, workdir: Path, queries: int, k: int, index_type: str, server_uri: str | None = None
+) -> Result:
+    """One build and query run. With ``server_uri`` the Milvus run goes to that server, into
+    collections named ``quotebot_bench_*`` that are dropped before and after."""
+    from indexer.milvus_store import MilvusStore
     from indexer.store import Manifest, open_store
 
     vectors = synthetic_vectors(n)
@@ -148,7 +155,11 @@ def measure(store_kind: str, n: int, workdir: Path, queries: int, k: int, index_
     truth = exact_top_k(vectors, qs, k)
     docs = synthetic_documents(vectors)
     location = workdir / ("milvus.db" if store_kind == "milvus" else "faiss")
-    store = open_store(store_kind, index_dir=location, uri=str(location), index_type=index_type)
+    if store_kind == "milvus" and server_uri:
+        store = MilvusStore(server_uri, collection="quotebot_bench", index_type=index_type)
+        store.drop()
+    else:
+        store = open_store(store_kind, index_dir=location, uri=str(location), index_type=index_type)
     manifest = Manifest("synthetic", DIM, {}, {d.record.name: d.record for d in docs})
 
     started = time.perf_counter()
@@ -156,7 +167,7 @@ def measure(store_kind: str, n: int, workdir: Path, queries: int, k: int, index_
     build_s = time.perf_counter() - started
     del docs
     if store_kind == "milvus":
-        _wait_for_lite_indexes(store)
+        _wait_for_server_index(store) if server_uri else _wait_for_lite_indexes(store)
     ready_s = time.perf_counter() - started
 
     for q in qs[:5]:  # warm caches and connections
@@ -168,17 +179,20 @@ def measure(store_kind: str, n: int, workdir: Path, queries: int, k: int, index_
         latencies.append(time.perf_counter() - t0)
         found.append([_row_of(h.chunk) for h in hits])
     recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth.tolist())]))
+    index_type = store.read_manifest().index_type
+    if server_uri and store_kind == "milvus":
+        store.drop()
     return Result(
-        store="Milvus Lite" if store_kind == "milvus" else "FAISS",
+        store=_label(store_kind, server_uri),
         n=n,
-        index_type=store.read_manifest().index_type,
+        index_type=index_type,
         build_s=round(build_s, 2),
         ready_s=round(ready_s, 2),
         p50_ms=round(float(np.percentile(latencies, 50)) * 1000, 2),
         p95_ms=round(float(np.percentile(latencies, 95)) * 1000, 2),
         recall_at_10=round(recall, 4),
         peak_rss_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
-        disk_gb=round(_disk_bytes(location) / 1024**3, 3),
+        disk_gb=round(_disk_bytes(location) / 1024**3, 3) if location.exists() else 0.0,
         queries=len(qs),
     )
 
@@ -200,6 +214,16 @@ def _wait_for_lite_indexes(store) -> None:
             return
 
 
+def _wait_for_server_index(store, timeout: float = 6 * 3600) -> None:
+    """A server reports its background index build through ``describe_index``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        indexed, total = store.index_progress()
+        if total and indexed >= total:
+            return
+        time.sleep(2)
+
+
 def _disk_bytes(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -214,21 +238,23 @@ def run_one_in_subprocess(store: str, n: int, args: argparse.Namespace) -> Resul
     command = [
         sys.executable, "-m", "bench.milvus_vs_faiss", "--one", store, str(n), "--queries", str(args.queries),
         "--k", str(args.k), "--index-type", args.index_type, "--workdir", str(workdir),
-    ]
+    ] + (["--milvus-uri", args.milvus_uri] if args.milvus_uri else [])
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, cwd=PROJECT_ROOT)
     except subprocess.TimeoutExpired:
-        return Result(store=_label(store), n=n, status=f"timed out after {args.timeout} s")
+        return Result(store=_label(store, args.milvus_uri), n=n, status=f"timed out after {args.timeout} s")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if done.returncode != 0:
         why = "killed (out of memory?)" if done.returncode < 0 else f"failed: {done.stderr.strip().splitlines()[-1:]}"
-        return Result(store=_label(store), n=n, status=why)
+        return Result(store=_label(store, args.milvus_uri), n=n, status=why)
     return Result(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _label(store: str) -> str:
-    return "Milvus Lite" if store == "milvus" else "FAISS"
+def _label(store: str, server_uri: str | None = None) -> str:
+    if store != "milvus":
+        return "FAISS"
+    return "Milvus server" if server_uri else "Milvus Lite"
 
 
 def table(results: list[Result]) -> str:
@@ -256,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=int, default=3 * 3600, help="seconds allowed per (store, size) run")
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: system temp)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    parser.add_argument(
+        "--milvus-uri", help="measure this Milvus server (http://host:19530) instead of Milvus Lite; "
+        "token from $QUOTEBOT_MILVUS_TOKEN; uses and drops collections quotebot_bench_*",
+    )
     parser.add_argument("--one", nargs=2, metavar=("STORE", "N"), help=argparse.SUPPRESS)
     return parser
 
@@ -264,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.one:
         store, n = args.one[0], int(args.one[1])
-        print(json.dumps(asdict(measure(store, n, args.workdir, args.queries, args.k, args.index_type))))
+        result = measure(store, n, args.workdir, args.queries, args.k, args.index_type, args.milvus_uri)
+        print(json.dumps(asdict(result)))
         return 0
     sizes = [TINY] if args.tiny else args.sizes
     results = []

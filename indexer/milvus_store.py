@@ -224,6 +224,18 @@ class MilvusStore(VectorStore):
             client.load_collection(name)
         self._loaded.add(name)
 
+    def drop(self) -> None:
+        """Delete this store's collections (every document, vector and manifest) to start over."""
+        with self._lock:
+            client = self._client()
+            with self._calls("drop the collections"):
+                for name in client.list_collections():
+                    if name == self.meta_name or name.startswith(f"{self.collection}_chunks_"):
+                        client.drop_collection(name)
+            self._state = None
+            self._loaded.clear()
+            self._texts.clear()
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

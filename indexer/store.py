@@ -149,8 +149,9 @@ TIE_SLACK = 16
 def rank_hits(hits: Iterable[Hit], k: int) -> list[Hit]:
     """The best ``k`` hits; equal scores (a sentence the text repeats) ordered by position.
 
-    Backends return ties in arbitrary orders; ordering them here makes every store,
-    and every replica, quote the same place for the same question.
+    Backends return ties in arbitrary orders, and may compute the same dot product a
+    few float32 ulps apart; scores equal to 5 decimals count as ties and are ordered by
+    document and offsets, so every store, and every replica, quotes the same place.
     """
     return sorted(hits, key=lambda h: (-round(h.score, 5), h.chunk.doc, h.chunk.start, h.chunk.end))[:k]
 

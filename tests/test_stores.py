@@ -123,6 +123,8 @@ def test_incremental_add_change_remove_equal_a_fresh_build(make_store, tmp_path:
         fresh = make_store(f"fresh_{step}")
         build_corpus(corpus, fresh, FakeEmbedder())
         assert _state(store) == _state(fresh), step
+        if make_store.kind == "milvus":  # replaced and removed rows are gone, not just hidden
+            assert _rows_in_collection(store) == store.count(), step
         for question, updated, rebuilt in zip(questions, _search(store, questions), _search(fresh, questions)):
             assert_same_ranking(updated, rebuilt, f"{step}: {question}")
 
@@ -302,10 +304,17 @@ def test_milvus_token_is_read_from_the_environment_and_kept_out_of_messages(monk
 @pytest.mark.parametrize("module", ["pymilvus", "milvus_lite"])
 def test_milvus_missing_package_names_the_extra(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # makes "import module" fail
-    store = MilvusStore(str(tmp_path / "missing.db"))
+    (tmp_path / "present.db").mkdir()  # an existing database, so the store must connect to read it
+    store = MilvusStore(str(tmp_path / "present.db"))
     with pytest.raises(MilvusStoreError, match=r'pip install -e "\.\[milvus\]"') as caught:
         store.read_manifest()
     assert module.replace("_", "-") in str(caught.value)
+
+
+def test_milvus_lite_reading_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    store = MilvusStore(str(tmp_path / "nowhere" / "milvus.db"))
+    assert store.read_manifest() is None and store.count() == 0 and store.all_chunks() == []
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_milvus_uri_must_be_a_db_file_or_a_server() -> None:
@@ -333,3 +342,14 @@ def test_vectors_come_back_for_chunk_ids_in_the_order_asked(milvus_uri: str, sma
     assert np.allclose(vectors, FakeEmbedder().encode([c.embed_text for c in chunks]), atol=1e-6)
     with pytest.raises(KeyError):
         store.get_vectors(["cramps.txt:0-1"])
+
+
+def test_milvus_drop_removes_only_its_own_collections(milvus_uri: str, small_corpus: Path) -> None:
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    store, neighbour = MilvusStore(milvus_uri, collection=f"{prefix}_a"), MilvusStore(milvus_uri, collection=f"{prefix}_b")
+    for s in (store, neighbour):
+        build_corpus(small_corpus, s, FakeEmbedder())
+    store.drop()
+    assert store.read_manifest() is None and store.count() == 0
+    assert not [name for name in store._client().list_collections() if name.startswith(f"{prefix}_a_")]
+    assert neighbour.read_manifest() is not None and neighbour.count() > 0
