@@ -103,7 +103,7 @@ class Bot:
 
     def check_index(self) -> Manifest:
         manifest = self.store.read_manifest()
-        rebuild = f"python -m indexer build --index {self.settings.index_dir}"
+        rebuild = self.store.rebuild_command()
         if manifest is None:
             raise IndexMissing(f"there is no index at {self.store.describe()}; build it with: {rebuild}")
         if manifest.model != self.embedder.name:

@@ -35,6 +35,7 @@ from .chunking import Chunk
 from .fsutil import fsync_dir, write_atomic
 from .store import (
     FORMAT_VERSION,
+    TIE_SLACK,
     Hit,
     IndexCorrupt,
     IndexError_,
@@ -42,6 +43,7 @@ from .store import (
     Manifest,
     NewDocument,
     VectorStore,
+    rank_hits,
 )
 
 __all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "EXACT_BELOW"]
@@ -118,6 +120,9 @@ class FaissStore(VectorStore):
 
     def describe(self) -> str:
         return f"FAISS index at {self.index_dir}"
+
+    def rebuild_command(self) -> str:
+        return f"python -m indexer build --index {self.index_dir}"
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -233,9 +238,9 @@ class FaissStore(VectorStore):
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if not gen.chunks or k <= 0:
             return [[] for _ in range(len(queries))]
-        scores, rows = gen.index.search(queries, min(k, len(gen.chunks)))
+        scores, rows = gen.index.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
         return [
-            [Hit(gen.chunks[r], float(s)) for s, r in zip(score_row, row_row) if r >= 0]
+            rank_hits((Hit(gen.chunks[r], float(s)) for s, r in zip(score_row, row_row) if r >= 0), k)
             for score_row, row_row in zip(scores, rows)
         ]
 

@@ -32,6 +32,8 @@ __all__ = [
     "Manifest",
     "NewDocument",
     "Hit",
+    "TIE_SLACK",
+    "rank_hits",
     "VectorStore",
     "open_store",
 ]
@@ -140,6 +142,20 @@ class Hit:
     score: float  # inner product of unit vectors: cosine similarity
 
 
+# Extra hits a store fetches beyond ``k`` so that ``rank_hits`` can order ties across the cut-off.
+TIE_SLACK = 16
+
+
+def rank_hits(hits: Iterable[Hit], k: int) -> list[Hit]:
+    """The best ``k`` hits; equal scores (a sentence the text repeats) ordered by position.
+
+    Backends return ties in arbitrary orders, and may compute the same dot product a
+    few float32 ulps apart; scores equal to 5 decimals count as ties and are ordered by
+    document and offsets, so every store, and every replica, quotes the same place.
+    """
+    return sorted(hits, key=lambda h: (-round(h.score, 5), h.chunk.doc, h.chunk.start, h.chunk.end))[:k]
+
+
 class VectorStore(ABC):
     """Where chunks and their vectors live. Retrieval knows nothing else about the backend."""
 
@@ -153,7 +169,7 @@ class VectorStore(ABC):
 
     @abstractmethod
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        """Best ``k`` chunks per query row, best first, by inner product."""
+        """Best ``k`` chunks per query row, best first by inner product, ties by position (``rank_hits``)."""
 
     @abstractmethod
     def get_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
@@ -177,6 +193,10 @@ class VectorStore(ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+    def rebuild_command(self) -> str:
+        """The command that (re)builds this index, for error messages."""
+        return "python -m indexer build"
 
 
 def open_store(kind: str = "faiss", *, index_dir: Path | None = None, uri: str | None = None, index_type: str = "auto") -> VectorStore:
