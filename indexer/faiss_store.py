@@ -40,13 +40,30 @@ from .store import (
     VectorStore,
 )
 
-__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "EXACT_BELOW"]
+__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "EXACT_BELOW"]
 
 # Below this many vectors exact search is both fast enough and exact (see docs/performance.md).
 EXACT_BELOW = 100_000
 # Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
 MMAP_ABOVE_BYTES = 256 * 1024 * 1024
 REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
+
+
+def faiss_read_flags(file_bytes: int) -> int:
+    """``faiss.read_index`` flags for an index file of this size: memory-mapped above ``MMAP_ABOVE_BYTES``.
+
+    ``IO_FLAG_MMAP_IFC`` (FAISS >= 1.11) maps the vectors of flat and HNSW indexes
+    and the lists of IVF ones straight from the file; the older ``IO_FLAG_MMAP``
+    maps IVF lists only and silently reads flat and HNSW indexes into RAM
+    (docs/performance.md has the measurement). Mapped indexes are read-only,
+    which suits the store: every change builds a new index.
+    """
+    import faiss
+
+    if file_bytes <= MMAP_ABOVE_BYTES:
+        return 0
+    mmap = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP)
+    return mmap | faiss.IO_FLAG_READ_ONLY
 
 
 def choose_index_type(n: int, requested: str = "auto") -> str:
@@ -171,8 +188,8 @@ class FaissStore(VectorStore):
                 chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
             big = (folder / "vectors.npy").stat().st_size > MMAP_ABOVE_BYTES
             vectors = np.load(folder / "vectors.npy", mmap_mode="r" if big else None, allow_pickle=False)
-            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if big else 0
-            index = faiss.read_index(str(folder / "index.faiss"), flags)
+            index_path = folder / "index.faiss"
+            index = faiss.read_index(str(index_path), faiss_read_flags(index_path.stat().st_size))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
             raise IndexCorrupt(f"the index in {folder} cannot be read ({err}); {hint}") from err
         if not (len(chunks) == vectors.shape[0] == index.ntotal):
