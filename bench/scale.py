@@ -77,16 +77,29 @@ def _current_knob(index) -> int | None:
     return None
 
 
-def _single_query_latency(index, queries: np.ndarray, k: int) -> tuple[list[float], np.ndarray]:
-    """One query per call, as the bot searches; returns seconds per call and the ids found."""
+def _single_query_latency(index, queries: np.ndarray, k: int, threads: int = 1) -> tuple[list[float], np.ndarray]:
+    """One query per call, as the bot searches; returns seconds per call and the ids found.
+
+    FAISS runs one query on one thread for HNSW and IVF anyway; exact search
+    would split it over OpenMP threads, whose barrier waits turn into tens of
+    milliseconds when another process holds a core. One thread per query is
+    also what a server answering concurrent requests gets, so that is the default.
+    """
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
     found = np.empty((len(queries), k), dtype=np.int64)
     seconds = []
-    for i in range(len(queries)):
-        q = queries[i : i + 1]
-        started = time.perf_counter()
-        _, ids = index.search(q, k)
-        seconds.append(time.perf_counter() - started)
-        found[i] = ids[0]
+    try:
+        for i in range(len(queries)):
+            q = queries[i : i + 1]
+            started = time.perf_counter()
+            _, ids = index.search(q, k)
+            seconds.append(time.perf_counter() - started)
+            found[i] = ids[0]
+    finally:
+        faiss.omp_set_num_threads(before)
     return seconds, found
 
 

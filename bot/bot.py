@@ -60,6 +60,7 @@ class Bot:
         self.info = info or CorpusInfo()
         self.retriever = Retriever(store, embedder)
         self._manifest: Manifest | None = None
+        self._example_vectors: np.ndarray | None = None  # embedded on first use; the examples never change
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -163,6 +164,8 @@ class Bot:
         examples = list(self.info.examples)
         if not examples:
             return ()
-        scores = self.embedder.encode(examples) @ vector
+        if self._example_vectors is None:
+            self._example_vectors = self.embedder.encode(examples)
+        scores = self._example_vectors @ vector
         order = np.argsort(-scores)[:n]
         return tuple(examples[i] for i in order)

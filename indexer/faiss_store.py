@@ -46,6 +46,8 @@ __all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_f
 EXACT_BELOW = 100_000
 # Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
 MMAP_ABOVE_BYTES = 256 * 1024 * 1024
+# Characters of document text kept in memory for quoting (every answer reads 1 to 10 documents).
+TEXT_CACHE_CHARS = 50_000_000
 REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
 
 
@@ -123,6 +125,8 @@ class FaissStore(VectorStore):
         self._gen: _Generation | None = None
         self._gen_name: str | None = None
         self._lock = threading.RLock()
+        # Document texts by content hash: a text file never changes, so the cache never goes stale.
+        self._texts: dict[str, str] = {}
 
     def describe(self) -> str:
         return f"FAISS index at {self.index_dir}"
@@ -238,11 +242,21 @@ class FaissStore(VectorStore):
         record = gen.manifest.documents.get(name)
         if record is None:
             raise KeyError(f"no document named {name!r} in the index")
-        path = self.index_dir / "texts" / f"{_text_key(record.sha256)}.txt"
+        key = _text_key(record.sha256)
+        with self._lock:
+            cached = self._texts.get(key)
+        if cached is not None:
+            return cached
+        path = self.index_dir / "texts" / f"{key}.txt"
         try:
-            return path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise IndexCorrupt(f"the stored text of {name} is missing ({path}); {self._hint()}") from err
+        with self._lock:
+            if sum(map(len, self._texts.values())) + len(text) > TEXT_CACHE_CHARS:
+                self._texts.clear()
+            self._texts[key] = text
+        return text
 
     def count(self) -> int:
         gen = self._load()
