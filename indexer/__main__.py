@@ -8,7 +8,8 @@ import sys
 
 from .build import build_corpus
 from .chunking import ChunkingSettings
-from .embedding import Embedder, ModelNotFound
+from .embedding import BACKENDS, Embedder, ModelNotFound
+from .onnx_backend import OnnxBackendError
 from .settings import Settings
 from .store import IndexError_, open_store
 
@@ -18,6 +19,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
     parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
     parser.add_argument("--model", help="sentence-transformers model name or path")
+    parser.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: torch)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +43,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         uri=args.uri,
         model=args.model,
         index_type=getattr(args, "index_type", None),
+        backend=args.backend,
     )
 
 
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
         if args.command == "build":
             report = build_corpus(
-                settings.corpus_dir, store, Embedder(settings.model, device=settings.device), show_progress=True,
+                settings.corpus_dir, store, Embedder(settings.model, device=settings.device, backend=settings.backend), show_progress=True,
                 settings=ChunkingSettings(),
             )
             for name, message in report.errors.items():
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.json:
                     print(f"{rec.name}\t{rec.n_chunks} chunks\tindexed {rec.indexed_at}\t{rec.title}")
             return 0
-    except (IndexError_, ModelNotFound, FileNotFoundError, ValueError) as err:
+    except (IndexError_, ModelNotFound, OnnxBackendError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -102,3 +102,24 @@ def test_onnx_backends_give_nearly_the_same_unit_vectors(backend: str, min_cosin
     # the export is cached: a second embedder loads the same file without exporting again
     files = sorted(p.name for p in tmp_path.rglob("*.onnx"))
     assert files == [("model-int8.onnx" if backend == "onnx-int8" else "model.onnx")]
+
+
+def test_backend_is_configured_by_flag_or_environment_and_reaches_the_embedder(tmp_path, small_corpus) -> None:
+    from bot.__main__ import build_parser as bot_parser
+    from bot.bot import Bot
+    from indexer.__main__ import build_parser as indexer_parser
+    from indexer.build import build_corpus
+    from indexer.faiss_store import FaissStore
+    from indexer.settings import Settings
+    from tests.fakes import FakeEmbedder
+
+    assert bot_parser().parse_args(["ask", "why?", "--backend", "onnx-int8"]).backend == "onnx-int8"
+    assert indexer_parser().parse_args(["build", "--backend", "onnx"]).backend == "onnx"
+    with pytest.raises(SystemExit):
+        bot_parser().parse_args(["ask", "why?", "--backend", "tensorrt"])
+    assert Settings.from_env(env={"QUOTEBOT_BACKEND": "onnx"}).backend == "onnx"
+    assert Settings.from_env(env={}).backend == "torch"
+    # an index made under the default model's name, so that Bot.load accepts it without loading any model
+    build_corpus(small_corpus, FaissStore(tmp_path / "index"), FakeEmbedder(name="all-MiniLM-L6-v2"))
+    bot = Bot.load(Settings.from_env(env={}, index_dir=tmp_path / "index", backend="onnx-int8"))
+    assert bot.embedder.backend == "onnx-int8" and bot.embedder._model is None
