@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backends", default="torch,onnx,onnx-int8", help="embedding backends to compare (st:onnx etc. need optimum)")
     parser.add_argument("--device", help="device for the model in the query and indexing sections (default: auto)")
     parser.add_argument("--backend", default="torch", help="embedding backend for the query and indexing sections")
+    parser.add_argument("--threads", type=int, help="CPU threads for the model and exact search (default: the libraries' own, every core)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT})")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/performance.md)")
     return parser
@@ -115,7 +116,12 @@ def run_backends(args, log) -> list[Section]:
 
     specs = [s.strip() for s in args.backends.split(",") if s.strip()]
     results = measure_backends(
-        specs, repeats=1 if args.quick else 2, rounds=1 if args.quick else 2, limit=10 if args.quick else None, log=log
+        specs,
+        repeats=1 if args.quick else 2,
+        rounds=1 if args.quick else 2,
+        limit=10 if args.quick else None,
+        threads=args.threads,
+        log=log,
     )
     return [backends_section(results, baseline=specs[0])]
 
@@ -133,12 +139,17 @@ def main(argv: list[str] | None = None, *, embedder=None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.threads:
+        import faiss
+
+        faiss.omp_set_num_threads(args.threads)
     machine = machine_info()
+    machine["threads_requested"] = args.threads
     started = time.perf_counter()
     if embedder is None and ("query" in wanted or "indexing" in wanted):
         from indexer.embedding import Embedder
 
-        embedder = Embedder(device=args.device, backend=args.backend)
+        embedder = Embedder(device=args.device, backend=args.backend, threads=args.threads)
     sections: list[Section] = []
     for name in wanted:
         if name == "query":

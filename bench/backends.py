@@ -156,12 +156,16 @@ def _static_quantize_openvino(model, work: Path) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
-def make_embedder(spec: str):
+def make_embedder(spec: str, threads: int | None = None):
     if spec.startswith("st:"):
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         return _STEmbedder(spec[3:])
     from indexer.embedding import Embedder
 
-    return Embedder(backend=spec, device="cpu")
+    return Embedder(backend=spec, device="cpu", threads=threads)
 
 
 # ---- one backend, in this process ----------------------------------------------------------
@@ -182,14 +186,14 @@ def _chunk_texts() -> list[str]:
     return texts
 
 
-def run_one(spec: str, indexes: dict[str, Path], *, rounds: int, quality: bool, limit: int | None = None) -> dict:
+def run_one(spec: str, indexes: dict[str, Path], *, rounds: int, quality: bool, limit: int | None = None, threads: int | None = None) -> dict:
     """Load one backend, time it, score it; a plain dict for the parent process."""
     from bot.bot import Bot
     from bot.evaluation import evaluate, load_eval_set
     from indexer.settings import Settings
 
     started = time.perf_counter()
-    embedder = make_embedder(spec)
+    embedder = make_embedder(spec, threads)
     embedder.encode(["load the model"])
     load_s = time.perf_counter() - started
     questions = _questions()[:limit]
@@ -246,6 +250,7 @@ def measure_backends(
     rounds: int = 2,
     python: str | None = None,
     limit: int | None = None,
+    threads: int | None = None,
     log=print,
 ) -> list[BackendResult]:
     """Run every backend ``repeats`` times in fresh processes, alternating the order; merge the samples."""
@@ -262,6 +267,8 @@ def measure_backends(
                     cmd.append("--no-quality")  # answers do not change between repeats
                 if limit:
                     cmd += ["--limit", str(limit)]
+                if threads:
+                    cmd += ["--threads", str(threads)]
                 env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
                 proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=3600)
                 result = results[spec]
@@ -341,11 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--threads", type=int)
     for label, _, _ in EVAL_SETS:
         parser.add_argument(f"--index-{label}", type=Path, required=True)
     args = parser.parse_args(argv)
     indexes = {label: getattr(args, f"index_{label}") for label, _, _ in EVAL_SETS}
-    data = run_one(args.spec, indexes, rounds=args.rounds, quality=not args.no_quality, limit=args.limit)
+    data = run_one(args.spec, indexes, rounds=args.rounds, quality=not args.no_quality, limit=args.limit, threads=args.threads)
     print(json.dumps(data))
     return 0
 

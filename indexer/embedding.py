@@ -119,6 +119,7 @@ class Embedder:
         batch_size: int | None = None,
         backend: str = "torch",
         cache_dir: Path | None = None,
+        threads: int | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -127,6 +128,7 @@ class Embedder:
         self.backend = backend
         self.cache_dir = Path(cache_dir) if cache_dir else ONNX_CACHE
         self._batch_size = batch_size
+        self.threads = threads  # CPU threads per forward pass; None: the library's default (every core)
         self._model = None
         self._lock = threading.Lock()
 
@@ -153,6 +155,10 @@ class Embedder:
             from sentence_transformers import SentenceTransformer
 
             device = pick_device(self.device)
+            if self.threads and device == "cpu":
+                import torch
+
+                torch.set_num_threads(self.threads)  # process-wide: torch has one intra-op pool
             try:
                 model = SentenceTransformer(path, device=device, local_files_only=True)
             except OSError as err:
@@ -172,7 +178,7 @@ class Embedder:
             raise OnnxBackendError(f"the {self.backend} backend runs on the CPU only; use --backend torch for {self.device}")
         if not Path(path).is_dir():
             raise OnnxBackendError(f"the {self.backend} backend needs the model as a local folder, got {path!r}")
-        return OnnxEncoder(Path(path), self.cache_dir, quantized=self.backend == "onnx-int8")
+        return OnnxEncoder(Path(path), self.cache_dir, quantized=self.backend == "onnx-int8", threads=self.threads)
 
     @property
     def dimension(self) -> int:
