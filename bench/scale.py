@@ -214,20 +214,23 @@ def measure_scale(
 
 
 def suggest_exact_below(rows: Sequence[ScaleRow], budget_ms: float) -> int | None:
-    """Largest collection size at which exact search still meets ``budget_ms``, from a linear fit.
+    """Collection size at which exact search's median latency reaches ``budget_ms``.
 
-    Exact search time grows linearly with the number of passages, so two or more
-    measured sizes give the slope; ``None`` when there is too little to fit.
+    Interpolated linearly between the two measured sizes that straddle the
+    budget (exact search time grows linearly within a memory regime, but jumps
+    when the vectors stop fitting in the CPU cache, so no single line fits all
+    sizes). ``None`` when every measured size is within the budget.
     """
     points = sorted((r.size, r.median_ms) for r in rows if r.index_type == "flat")
-    if len(points) < 2:
+    if not points:
         return None
-    sizes = np.array([p[0] for p in points], dtype=float)
-    ms = np.array([p[1] for p in points], dtype=float)
-    slope, intercept = np.polyfit(sizes, ms, 1)
-    if slope <= 0:
-        return None
-    return int(round(max(0.0, (budget_ms - intercept) / slope)))
+    previous = (0, 0.0)
+    for size, ms in points:
+        if ms > budget_ms:
+            (s0, m0), (s1, m1) = previous, (size, ms)
+            return int(round(s0 + (budget_ms - m0) * (s1 - s0) / (m1 - m0)))
+        previous = (size, ms)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover - use python -m bench

@@ -84,11 +84,12 @@ def _flat_row(size: int, ms: float) -> ScaleRow:
     return ScaleRow(size, "flat", "", 0.0, 1536.0, ms, ms, 1.0, "", True)
 
 
-def test_exact_threshold_comes_from_a_linear_fit_of_flat_latency() -> None:
-    rows = [_flat_row(10_000, 0.5), _flat_row(100_000, 5.0)]  # 0.05 ms per 1,000 passages
+def test_exact_threshold_is_interpolated_between_the_sizes_that_straddle_the_budget() -> None:
+    rows = [_flat_row(10_000, 0.5), _flat_row(100_000, 5.0), _flat_row(1_000_000, 50.0)]
     assert suggest_exact_below(rows, 5.0) == 100_000
-    assert suggest_exact_below(rows, 1.0) == 20_000
-    assert suggest_exact_below(rows[:1], 1.0) is None
+    assert suggest_exact_below(rows, 2.75) == 55_000
+    assert suggest_exact_below(rows, 0.25) == 5_000  # below the smallest size: from zero
+    assert suggest_exact_below(rows, 100.0) is None  # every size is within the budget
 
 
 def test_stage_timer_counts_exclusive_time_and_restores_methods() -> None:

@@ -47,5 +47,16 @@ def test_store_loads_a_large_index_mapped_and_searches_it(tmp_path: Path, small_
 
 def test_index_type_is_exact_below_the_threshold_and_can_be_forced() -> None:
     assert choose_index_type(faiss_store.EXACT_BELOW - 1) == "flat"
-    assert choose_index_type(faiss_store.EXACT_BELOW) != "flat"
+    assert choose_index_type(faiss_store.EXACT_BELOW) == faiss_store.APPROXIMATE
     assert choose_index_type(10, "ivf-sq8") == "ivf-sq8"
+
+
+def test_above_the_threshold_auto_picks_ivf_sq8_and_indexes_get_the_tuned_search_knobs() -> None:
+    assert choose_index_type(faiss_store.EXACT_BELOW) == "ivf-sq8"
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((4000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = build_faiss_index(vectors, "ivf-sq8")
+    assert index.nprobe == min(index.nlist, faiss_store.IVF_NPROBE)
+    hnsw = build_faiss_index(vectors, "hnsw")
+    assert hnsw.hnsw.efSearch == faiss_store.HNSW_EF_SEARCH
