@@ -106,7 +106,7 @@ def run_scale(args, log) -> list[Section]:
     for budget in (1.0, 5.0):
         size = suggest_exact_below(rows, budget)
         if size is not None:
-            section.notes.append(f"exact search stays under {budget:g} ms median up to about {size:,} passages (linear fit)")
+            section.notes.append(f"exact search stays under {budget:g} ms median up to about {size:,} passages (interpolated)")
     section.data = {"rows": [r.to_dict() for r in rows]}
     return [section]
 

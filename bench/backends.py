@@ -151,8 +151,9 @@ def _static_quantize_openvino(model, work: Path) -> None:
     quantizer = OVQuantizer.from_pretrained(model.transformers_model)
     out = work / "ov-int8-tmp"
     quantizer.quantize(calibration_dataset=dataset, save_directory=str(out), ov_config=config)
+    xml = next(out.rglob("openvino_model.xml"))  # optimum-intel writes it in a subfolder in some versions
     for suffix in (".xml", ".bin"):
-        shutil.move(str(out / f"openvino_model{suffix}"), str(work / "openvino" / f"openvino_model_qint8_quantized{suffix}"))
+        shutil.move(str(xml.with_suffix(suffix)), str(work / "openvino" / f"openvino_model_qint8_quantized{suffix}"))
     shutil.rmtree(out, ignore_errors=True)
 
 

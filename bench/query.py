@@ -160,7 +160,7 @@ def query_section(result: QueryResult, *, target_ratio: float = 1.2) -> tuple[Se
         "stages_ms": result.stages_ms,
         "stage_calls": result.stage_calls,
     }
-    stages = Section("query-stages", "Where Bot.ask spends its time (exclusive ms per question)", ["stage", "ms / question", "calls / question", "share"])
+    stages = Section("query-stages", "Where Bot.ask spends its time (mean exclusive ms per question)", ["stage", "ms / question", "calls / question", "share"])
     total = sum(result.stages_ms.values()) or 1.0
     for label, ms in sorted(result.stages_ms.items(), key=lambda kv: -kv[1]):
         stages.add(label, ms, result.stage_calls.get(label, 0.0), f"{ms / total:.1%}")

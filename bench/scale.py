@@ -141,6 +141,8 @@ def _mmap_text(path: Path) -> str:
         return f"load failed: {probe['error'][:80]}"
     growth = probe["rss_growth"]
     mb = 1024 * 1024
+    if file_bytes < 8 * mb:  # page-size noise is as large as the file: no verdict
+        return f"file too small to tell (RSS +{growth / mb:.0f} of {file_bytes / mb:.0f} MiB)"
     if growth < 0.5 * file_bytes:
         return f"mmap (RSS +{growth / mb:.0f} of {file_bytes / mb:.0f} MiB)"
     return f"read into RAM (RSS +{growth / mb:.0f} of {file_bytes / mb:.0f} MiB)"
