@@ -9,6 +9,7 @@ alike. A stage profile then says where ``Bot.ask`` spends what the reference doe
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -30,7 +31,7 @@ class QueryResult:
     bare: Timing
     bare_encode: Timing
     bare_search: Timing
-    stages_ms: dict[str, float]  # exclusive milliseconds per question, by stage
+    stages_ms: dict[str, float]  # median exclusive milliseconds per question, by stage
     stage_calls: dict[str, float]  # calls per question, by stage
     abstained: int
 
@@ -114,7 +115,11 @@ def measure_query(bot, questions: Sequence[str], *, rounds: int = 3, log=print) 
 
 
 def profile_ask(bot, questions: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
-    """Exclusive milliseconds per question spent in each stage of ``Bot.ask``."""
+    """Median exclusive milliseconds per question spent in each stage of ``Bot.ask``, and calls per question.
+
+    Medians, not means: one question delayed by another process would otherwise
+    dominate a stage that is tiny on every other question.
+    """
     timer = StageTimer()
     lexical = bot.retriever.lexical()
     timer.wrap(bot, "ask", "ask: cleaning, thresholds, passage selection")
@@ -125,15 +130,21 @@ def profile_ask(bot, questions: Sequence[str]) -> tuple[dict[str, float], dict[s
     timer.wrap(bot.retriever, "retrieve", "retrieve: fusion of dense and BM25")
     timer.wrap(bot, "_passage", "passages: highlight, text, location")
     timer.wrap(bot, "suggest", "suggestions (abstentions only)")
+    per_question: list[dict[str, float]] = []
+    calls: dict[str, int] = {}
     try:
         for q in questions:
+            timer.reset()
             bot.ask(q)
+            per_question.append(dict(timer.exclusive))
+            for label, count in timer.calls.items():
+                calls[label] = calls.get(label, 0) + count
     finally:
         timer.restore()
     n = len(questions)
-    stages = {label: seconds * 1000.0 / n for label, seconds in timer.exclusive.items()}
-    calls = {label: count / n for label, count in timer.calls.items()}
-    return stages, calls
+    labels = sorted({label for row in per_question for label in row})
+    stages = {label: statistics.median(row.get(label, 0.0) for row in per_question) * 1000.0 for label in labels}
+    return stages, {label: count / n for label, count in calls.items()}
 
 
 def query_section(result: QueryResult, *, target_ratio: float = 1.2) -> tuple[Section, Section]:
@@ -160,7 +171,7 @@ def query_section(result: QueryResult, *, target_ratio: float = 1.2) -> tuple[Se
         "stages_ms": result.stages_ms,
         "stage_calls": result.stage_calls,
     }
-    stages = Section("query-stages", "Where Bot.ask spends its time (mean exclusive ms per question)", ["stage", "ms / question", "calls / question", "share"])
+    stages = Section("query-stages", "Where Bot.ask spends its time (median exclusive ms per question)", ["stage", "ms / question", "calls / question", "share"])
     total = sum(result.stages_ms.values()) or 1.0
     for label, ms in sorted(result.stages_ms.items(), key=lambda kv: -kv[1]):
         stages.add(label, ms, result.stage_calls.get(label, 0.0), f"{ms / total:.1%}")
