@@ -133,6 +133,8 @@ class FaissStore(VectorStore):
         self._gen: _Generation | None = None
         self._gen_name: str | None = None
         self._lock = threading.RLock()
+        self._pointer_stamp: tuple[int, int, int] | None = None  # (inode, mtime, size) of CURRENT when last read
+        self._pointer_name: str | None = None
         # Document texts by content hash: a text file never changes, so the cache never goes stale.
         self._texts: dict[str, str] = {}
 
@@ -142,14 +144,22 @@ class FaissStore(VectorStore):
     # ---- reading -------------------------------------------------------------------------
 
     def _current_name(self) -> str | None:
+        """The live generation's name. Every call checks the pointer, so a change by another process is
+        seen at once; the file is read again only when its identity changed (it is replaced, never edited)."""
+        pointer = self.index_dir / "CURRENT"
         try:
-            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+            st = os.stat(pointer)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp == self._pointer_stamp and self._pointer_name is not None:
+                return self._pointer_name
+            name = pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
         except OSError as err:
-            raise IndexCorrupt(f"cannot read {self.index_dir / 'CURRENT'} ({err}); {self._hint()}") from err
+            raise IndexCorrupt(f"cannot read {pointer} ({err}); {self._hint()}") from err
         if not name.startswith("gen-") or "/" in name:
-            raise IndexCorrupt(f"the index pointer {self.index_dir / 'CURRENT'} is damaged; {self._hint()}")
+            raise IndexCorrupt(f"the index pointer {pointer} is damaged; {self._hint()}")
+        self._pointer_stamp, self._pointer_name = stamp, name
         return name
 
     def _hint(self) -> str:

@@ -45,3 +45,23 @@ def test_document_text_is_read_from_disk_once_per_document(tmp_path: Path, small
     second = bot.store.document_text("cramps.txt")
     assert first == second == (small_corpus / "cramps.txt").read_text(encoding="utf-8")
     assert len(reads) == 1
+
+
+def test_a_new_generation_written_by_another_store_is_seen_at_once(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
+    from indexer.build import load_corpus_documents, sync_documents
+
+    reader = FaissStore(tmp_path / "index")
+    writer = FaissStore(tmp_path / "index")
+    documents, _ = load_corpus_documents(small_corpus)
+    sync_documents(writer, fake_embedder, documents[:1])
+    first = reader.count()
+    assert reader.count() == first  # unchanged pointer: served without reading it again
+    sync_documents(writer, fake_embedder, documents)
+    assert reader.count() > first
+    (tmp_path / "index" / "CURRENT").write_text("garbage-pointer\n", encoding="utf-8")
+    import pytest
+
+    from indexer.store import IndexCorrupt
+
+    with pytest.raises(IndexCorrupt, match="damaged"):
+        reader.count()
