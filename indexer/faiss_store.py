@@ -60,7 +60,7 @@ REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
 def faiss_read_flags(file_bytes: int) -> int:
     """``faiss.read_index`` flags for an index file of this size: memory-mapped above ``MMAP_ABOVE_BYTES``.
 
-    ``IO_FLAG_MMAP_IFC`` (FAISS >= 1.11) maps the vectors of flat and HNSW indexes
+    ``IO_FLAG_MMAP_IFC`` (recent FAISS, e.g. 1.15) maps the vectors of flat and HNSW indexes
     and the lists of IVF ones straight from the file; the older ``IO_FLAG_MMAP``
     maps IVF lists only and silently reads flat and HNSW indexes into RAM
     (docs/performance.md has the measurement). Mapped indexes are read-only,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.bot import Bot
-from indexer.build import build_corpus
+from indexer.build import build_corpus, load_corpus_documents, sync_documents
 from indexer.faiss_store import FaissStore
 from indexer.loaders import CorpusInfo
 from indexer.settings import Settings
+from indexer.store import IndexCorrupt
 
 
 def _bot(tmp_path: Path, corpus: Path, embedder, examples=()) -> Bot:
@@ -48,8 +50,6 @@ def test_document_text_is_read_from_disk_once_per_document(tmp_path: Path, small
 
 
 def test_a_new_generation_written_by_another_store_is_seen_at_once(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
-    from indexer.build import load_corpus_documents, sync_documents
-
     reader = FaissStore(tmp_path / "index")
     writer = FaissStore(tmp_path / "index")
     documents, _ = load_corpus_documents(small_corpus)
@@ -59,9 +59,5 @@ def test_a_new_generation_written_by_another_store_is_seen_at_once(tmp_path: Pat
     sync_documents(writer, fake_embedder, documents)
     assert reader.count() > first
     (tmp_path / "index" / "CURRENT").write_text("garbage-pointer\n", encoding="utf-8")
-    import pytest
-
-    from indexer.store import IndexCorrupt
-
     with pytest.raises(IndexCorrupt, match="damaged"):
         reader.count()
