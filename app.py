@@ -1167,7 +1167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if off and not settings.read_only:
             log.warning(off)
         settings = replace(settings, read_only=off is not None)
-        embedder = Embedder(settings.model, device=settings.device)
+        embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
         store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
         with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
             report = build_corpus(settings.corpus_dir, store, embedder)

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from indexer.embedding import ModelNotFound
+from indexer.embedding import BACKENDS, ModelNotFound
+from indexer.onnx_backend import OnnxBackendError
 from indexer.settings import Settings
 from indexer.store import IndexError_
 
@@ -22,6 +23,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
     parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
     parser.add_argument("--model", help="sentence-transformers model name or path (must match the index)")
+    parser.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: torch; onnx-int8 is about 2x faster on a CPU)")
     parser.add_argument("--k", type=int, help="passages per answer (default: 3)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -56,7 +58,8 @@ def format_answer(answer: Answer) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env(
-        index_dir=args.index, corpus_dir=args.corpus, store=args.store, uri=args.uri, model=args.model, k=args.k
+        index_dir=args.index, corpus_dir=args.corpus, store=args.store, uri=args.uri, model=args.model, k=args.k,
+        backend=args.backend,
     )
     try:
         bot = Bot.load(settings)
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
             else:
                 print(format_answer(answer) + "\n", flush=True)
-    except (IndexError_, ModelNotFound, ValueError, OSError) as err:
+    except (IndexError_, ModelNotFound, OnnxBackendError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -92,7 +92,7 @@ class Bot:
         """Open the configured store and model; fail early with a message that says how to fix it."""
         settings = settings or Settings.from_env()
         store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
-        embedder = embedder or Embedder(settings.model, device=settings.device)
+        embedder = embedder or Embedder(settings.model, device=settings.device, backend=settings.backend)
         try:
             info = load_corpus_info(Path(settings.corpus_dir))
         except DocumentError:

@@ -10,9 +10,10 @@ from typing import Iterator
 
 from .build import BuildReport, build_corpus
 from .chunking import ChunkingSettings
-from .embedding import Embedder, ModelNotFound
+from .embedding import BACKENDS, Embedder, ModelNotFound
 from .loaders import LOADERS, DocumentError
 from .manage import IndexBusy, add_files, discard_damaged_index, index_added, index_lock, remove_document
+from .onnx_backend import OnnxBackendError
 from .settings import Settings
 from .store import IndexError_, VectorStore, open_store
 
@@ -22,6 +23,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
     parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
     parser.add_argument("--model", help="sentence-transformers model name or path")
+    parser.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: torch)")
 
 
 def _corpus(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +80,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         model=args.model,
         index_type=getattr(args, "index_type", None),
         max_upload_mb=getattr(args, "max_upload_mb", None),
+        backend=args.backend,
     )
 
 
@@ -100,7 +103,7 @@ def _print_report(store: VectorStore, report: BuildReport) -> None:
 
 
 def _build(settings: Settings, store: VectorStore) -> int:
-    embedder = Embedder(settings.model, device=settings.device)
+    embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
     with _writing(store):
         damage = discard_damaged_index(store)
         if damage:
@@ -126,7 +129,7 @@ def _add(settings: Settings, store: VectorStore, args: argparse.Namespace) -> in
         else:
             print(f"refused {result.message}", file=sys.stderr)
     if any(r.ok for r in results):
-        embedder = Embedder(settings.model, device=settings.device)
+        embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
         with _writing(store):
             report = index_added(store, embedder, [r for r in results if r.ok])
         _print_report(store, report)
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             return _remove(settings, store, args)
         if args.command == "list":
             return _list(store, args.json)
-    except (IndexError_, ModelNotFound, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
+    except (IndexError_, ModelNotFound, OnnxBackendError, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -46,28 +46,55 @@ from .store import (
     rank_hits,
 )
 
-__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "EXACT_BELOW"]
+__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "EXACT_BELOW"]
 
-# Below this many vectors exact search is both fast enough and exact (see docs/performance.md).
-EXACT_BELOW = 100_000
+# Below this many vectors exact search is both fast enough and exact: its median single-query time
+# reaches 5 ms at about 60k passages on the reference CPU (docs/performance.md).
+EXACT_BELOW = 50_000
+# Above it, IVF with 8-bit scalar quantisation: recall@10 0.99 at 1M passages in 0.4 ms, 400 bytes each.
+APPROXIMATE = "ivf-sq8"
+# Search-time accuracy knobs, set when an index is built and raised to these when one is loaded.
+HNSW_EF_SEARCH = 256
+IVF_NPROBE = 32
 # Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
 MMAP_ABOVE_BYTES = 256 * 1024 * 1024
+# Characters of document text kept in memory for quoting (every answer reads 1 to 10 documents).
+TEXT_CACHE_CHARS = 50_000_000
 REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
 _GEN_NAME = re.compile(r"gen-\d{6,}")
 log = logging.getLogger("quotebot.index")
 
 
+def faiss_read_flags(file_bytes: int) -> int:
+    """``faiss.read_index`` flags for an index file of this size: memory-mapped above ``MMAP_ABOVE_BYTES``.
+
+    ``IO_FLAG_MMAP_IFC`` (recent FAISS, e.g. 1.15) maps the vectors of flat and HNSW indexes
+    and the lists of IVF ones straight from the file; the older ``IO_FLAG_MMAP``
+    maps IVF lists only and silently reads flat and HNSW indexes into RAM
+    (docs/performance.md has the measurement). Mapped indexes are read-only,
+    which suits the store: every change builds a new index.
+    """
+    import faiss
+
+    if file_bytes <= MMAP_ABOVE_BYTES:
+        return 0
+    mmap = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP)
+    return mmap | faiss.IO_FLAG_READ_ONLY
+
+
 def choose_index_type(n: int, requested: str = "auto") -> str:
     if requested != "auto":
         return requested
-    return "flat" if n < EXACT_BELOW else "hnsw"
+    return "flat" if n < EXACT_BELOW else APPROXIMATE
 
 
 def build_faiss_index(vectors: np.ndarray, index_type: str):
     """A FAISS inner-product index over unit vectors, of the given type.
 
-    ``flat`` is exact; ``hnsw`` is a graph (fast, ~1.1x the vectors' memory);
+    ``flat`` is exact; ``hnsw`` is a graph (fast, ~1.2x the vectors' memory);
     ``ivf-sq8`` and ``ivf-pq`` cluster and compress (least memory, need training).
+    ``ivf-pq`` (48 bytes a vector) alone finds only about half of the true top 10
+    on our benchmark: use it only where memory matters more than recall.
     """
     import faiss
 
@@ -77,7 +104,7 @@ def build_faiss_index(vectors: np.ndarray, index_type: str):
     elif index_type == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 64
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     elif index_type in ("ivf-sq8", "ivf-pq"):
         nlist = max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
         quantizer = faiss.IndexFlatIP(dim)
@@ -88,7 +115,7 @@ def build_faiss_index(vectors: np.ndarray, index_type: str):
             index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
         sample = vectors if n <= 100_000 else vectors[np.random.default_rng(0).choice(n, 100_000, replace=False)]
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
-        index.nprobe = max(1, min(nlist, 16))
+        index.nprobe = max(1, min(nlist, IVF_NPROBE))
     else:
         raise ValueError(f"unknown index type {index_type!r}: use auto, flat, hnsw, ivf-sq8 or ivf-pq")
     if n:
@@ -117,6 +144,10 @@ class FaissStore(VectorStore):
         self._gen_name: str | None = None
         self._problem: str | None = None  # the last read failure logged, so it is logged once
         self._lock = threading.RLock()
+        self._pointer_stamp: tuple[int, int, int] | None = None  # (inode, mtime, size) of CURRENT when last read
+        self._pointer_name: str | None = None
+        # Document texts by content hash: a text file never changes, so the cache never goes stale.
+        self._texts: dict[str, str] = {}
 
     def describe(self) -> str:
         return f"FAISS index at {self.index_dir}"
@@ -127,16 +158,24 @@ class FaissStore(VectorStore):
     # ---- reading -------------------------------------------------------------------------
 
     def _current_name(self) -> str | None:
+        """The live generation's name. Every call checks the pointer, so a change by another process is
+        seen at once; the file is read again only when its identity changed (it is replaced, never edited)."""
+        pointer = self.index_dir / "CURRENT"
         try:
-            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+            st = os.stat(pointer)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp == self._pointer_stamp and self._pointer_name is not None:
+                return self._pointer_name
+            name = pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
         except UnicodeDecodeError:
             name = ""
         except OSError as err:
-            raise IndexCorrupt(f"cannot read {self.index_dir / 'CURRENT'} ({err}); {self._hint()}") from err
+            raise IndexCorrupt(f"cannot read {pointer} ({err}); {self._hint()}") from err
         if not _GEN_NAME.fullmatch(name):
-            raise IndexCorrupt(f"the index pointer {self.index_dir / 'CURRENT'} is damaged; {self._hint()}")
+            raise IndexCorrupt(f"the index pointer {pointer} is damaged; {self._hint()}")
+        self._pointer_stamp, self._pointer_name = stamp, name
         return name
 
     def _hint(self) -> str:
@@ -208,8 +247,8 @@ class FaissStore(VectorStore):
                 chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
             big = (folder / "vectors.npy").stat().st_size > MMAP_ABOVE_BYTES
             vectors = np.load(folder / "vectors.npy", mmap_mode="r" if big else None, allow_pickle=False)
-            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if big else 0
-            index = faiss.read_index(str(folder / "index.faiss"), flags)
+            index_path = folder / "index.faiss"
+            index = faiss.read_index(str(index_path), faiss_read_flags(index_path.stat().st_size))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
             raise IndexCorrupt(f"the index in {folder} cannot be read ({err}); {hint}") from err
         if not (len(chunks) == vectors.shape[0] == index.ntotal):
@@ -220,7 +259,9 @@ class FaissStore(VectorStore):
         if len(chunks) and vectors.shape[1] != manifest.dimension:
             raise IndexCorrupt(f"the vectors in {folder} do not have the manifest's dimension; {hint}")
         if hasattr(index, "hnsw"):
-            index.hnsw.efSearch = max(index.hnsw.efSearch, 64)
+            index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
+        elif hasattr(index, "nprobe"):
+            index.nprobe = max(index.nprobe, min(index.nlist, IVF_NPROBE))
         return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
 
     def read_manifest(self) -> Manifest | None:
@@ -258,7 +299,12 @@ class FaissStore(VectorStore):
         record = gen.manifest.documents.get(name)
         if record is None:
             raise KeyError(f"no document named {name!r} in the index")
-        path = self.index_dir / "texts" / f"{_text_key(record.sha256)}.txt"
+        key = _text_key(record.sha256)
+        with self._lock:
+            cached = self._texts.get(key)
+        if cached is not None:
+            return cached
+        path = self.index_dir / "texts" / f"{key}.txt"
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
@@ -267,6 +313,10 @@ class FaissStore(VectorStore):
             if any(text[c.start : c.end] != c.text for c in self._chunks_of(gen, name)):
                 raise IndexCorrupt(f"the stored text of {name} ({path}) does not match its quotes; {self._hint()}")
             gen.verified.add(name)
+        with self._lock:
+            if sum(map(len, self._texts.values())) + len(text) > TEXT_CACHE_CHARS:
+                self._texts.clear()
+            self._texts[key] = text
         return text
 
     def _chunks_of(self, gen: _Generation, name: str) -> list[Chunk]:

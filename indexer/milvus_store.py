@@ -59,7 +59,6 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .chunking import Chunk
-from .faiss_store import choose_index_type
 from .store import (
     FORMAT_VERSION,
     TIE_SLACK,
@@ -87,6 +86,17 @@ SEARCH_EF = 64  # HNSW search breadth, as the FAISS store uses
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
 _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "block", "sentences"]
 
+
+
+# Exact search below this many rows, HNSW above: Milvus's own trade-off, measured in docs/scale-out.md
+# (FAISS switches earlier, to IVF-SQ8, see faiss_store.EXACT_BELOW).
+EXACT_BELOW = 100_000
+
+
+def choose_milvus_index_type(n: int, requested: str = "auto") -> str:
+    if requested != "auto":
+        return requested
+    return "flat" if n < EXACT_BELOW else "hnsw"
 
 class MilvusStoreError(IndexError_):
     """Milvus could not be reached or refused a request; the message says which and what to do."""
@@ -475,7 +485,7 @@ class MilvusStore(VectorStore):
             for doc in add:
                 _check_document(doc, dim)
             n_after = sum(old.manifest.documents[n].n_chunks for n in kept) + sum(len(d.chunks) for d in add)
-            index_type = choose_index_type(n_after, self.index_type)
+            index_type = choose_milvus_index_type(n_after, self.index_type)
             if self.index_type == "auto" and old and old.chunks == target and index_type == "flat":
                 # Shrinking keeps a graph index: swapping it back to FLAT would pause searches for nothing.
                 index_type = old.manifest.index_type

@@ -22,6 +22,7 @@ _ENV = {
     "index_dir": "QUOTEBOT_INDEX",
     "model": "QUOTEBOT_MODEL",
     "device": "QUOTEBOT_DEVICE",
+    "backend": "QUOTEBOT_BACKEND",
     "store": "QUOTEBOT_STORE",
     "uri": "QUOTEBOT_MILVUS_URI",
     "index_type": "QUOTEBOT_INDEX_TYPE",
@@ -44,6 +45,7 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = DEFAULT_MODEL
     device: str | None = None  # None: CUDA when present, else CPU
+    backend: str = "torch"  # how the model runs: torch, or on the CPU onnx / onnx-int8 (pip install -e .[onnx])
     store: str = "faiss"  # or "milvus"
     uri: str | None = None  # Milvus: a local file (Milvus Lite) or http://host:19530
     index_type: str = "auto"  # auto, flat, hnsw, ivf-sq8, ivf-pq

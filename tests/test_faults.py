@@ -144,7 +144,11 @@ def test_source_panel_says_so_when_the_document_text_is_gone(index, small_corpus
     page = app._Page(_bot(index, small_corpus), settings, app.FeedbackLog(settings.feedback_path))
     _, turns, _ = page.on_submit(SLEEP, 3, [])
     shutil.rmtree(index / "texts")
-    html = page.on_cite(turns, gr.EventData(None, {"turn": 0, "index": 0}))
+    # The process that answered keeps the text it read; a fresh one (a restart) must say it is gone.
+    kept = page.on_cite(turns, gr.EventData(None, {"turn": 0, "index": 0}))
+    assert "seven to nine hours" in kept
+    restarted = app._Page(_bot(index, small_corpus), settings, app.FeedbackLog(settings.feedback_path))
+    html = restarted.on_cite(turns, gr.EventData(None, {"turn": 0, "index": 0}))
     assert "no longer in the index" in html
 
 

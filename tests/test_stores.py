@@ -19,7 +19,7 @@ from bot.bot import Bot
 from indexer.build import build_corpus, load_corpus_documents
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import Chunk
-from indexer.faiss_store import FaissStore
+from indexer.faiss_store import FaissStore, choose_index_type
 from indexer.milvus_store import MilvusStore, MilvusStoreError, _split
 from indexer.store import DocumentRecord, IndexMismatch, Manifest, NewDocument, VectorStore
 from tests.conftest import BUNDLED_CORPUS, PROJECT_ROOT
@@ -167,14 +167,17 @@ def test_bot_refuses_an_index_built_with_another_model(make_store, small_corpus:
 
 @pytest.mark.parametrize("make_store", STORES, indirect=True)
 def test_index_type_follows_collection_size(make_store, small_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exact search while small, a graph index above the threshold, and search keeps working across the switch."""
+    """Exact search while small, an approximate index above the threshold, and search keeps working across the switch."""
     store = make_store()
     build_corpus(small_corpus, store, FakeEmbedder())
     assert store.read_manifest().index_type == "flat"
     monkeypatch.setattr("indexer.faiss_store.EXACT_BELOW", store.count() + 1)
+    monkeypatch.setattr("indexer.milvus_store.EXACT_BELOW", store.count() + 1)
     (small_corpus / "more.txt").write_text("Magnesium rich foods include nuts and spinach. Bananas add potassium.\n", encoding="utf-8")
     build_corpus(small_corpus, store, FakeEmbedder())
-    assert store.read_manifest().index_type == "hnsw"
+    approximate = choose_index_type(store.count() + 1) if make_store.kind == "faiss" else "hnsw"
+    assert approximate != "flat"
+    assert store.read_manifest().index_type == approximate
     hits = store.search(FakeEmbedder().encode(["magnesium nuts spinach"]), 3)[0]
     assert hits[0].chunk.doc == "more.txt"
     assert store.document_text("more.txt")[hits[0].chunk.start : hits[0].chunk.end] == hits[0].chunk.text
@@ -182,7 +185,7 @@ def test_index_type_follows_collection_size(make_store, small_corpus: Path, monk
     (small_corpus / "more.txt").unlink()
     build_corpus(small_corpus, store, FakeEmbedder())
     # FAISS rebuilds its index on every change; Milvus keeps the graph rather than pause searches to swap it
-    assert store.read_manifest().index_type == ("flat" if make_store.kind == "faiss" else "hnsw")
+    assert store.read_manifest().index_type == ("flat" if make_store.kind == "faiss" else approximate)
 
 
 # ---- the two stores agree --------------------------------------------------------------------
