@@ -178,13 +178,16 @@ class Bot:
             return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=self.suggest(vector), searched_as=searched)
         # The bar for answering at all is the stricter one; further passages need only beat the noise.
         chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.floor or c is candidates[0]]
+        # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
+        # in the context it grew into, not only in the window that matched.
+        sentence_scores = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
         passages: list[Passage] = []
         for cand in chosen:
             # Grow into neither a passage already shown nor the match of one still to come.
             taken = [(p.start, p.end) for p in passages if p.document == cand.chunk.doc] + [
                 (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
             ]
-            passages.append(self._passage(cand, vector, threshold, taken))
+            passages.append(self._passage(cand, vector, threshold, taken, sentence_scores))
         return Answer(text, False, "", tuple(passages), notice=notice, searched_as=searched)
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:
@@ -201,7 +204,14 @@ class Bot:
                 self._doc_cache[name] = cached
         return cached
 
-    def _passage(self, cand: Candidate, vector: np.ndarray, threshold: _Threshold, taken: list[tuple[int, int]]) -> Passage:
+    def _passage(
+        self,
+        cand: Candidate,
+        vector: np.ndarray,
+        threshold: _Threshold,
+        taken: list[tuple[int, int]],
+        scored: dict[str, float],
+    ) -> Passage:
         chunk = cand.chunk
         record = self.manifest.documents.get(chunk.doc)
         ids = [f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences]
@@ -210,8 +220,13 @@ class Bot:
         except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
             sentence_scores = np.zeros(len(ids))
         highlight: Highlight = best_sentence(chunk, sentence_scores)
+        best = float(np.max(sentence_scores)) if len(ids) > 1 else scored.get(chunk.id, cand.dense)
         doc_text, sentences = self._document(chunk.doc)
         start, end = expand_span(sentences, chunk.start, chunk.end, self.settings.passage_chars, taken)
+        for s in sentences:  # a sentence of the grown context that matches the question better
+            if start <= s.start and s.end <= end and scored.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
+                best = scored[f"{chunk.doc}:{s.start}-{s.end}"]
+                highlight = Highlight(s.start, s.end, doc_text[s.start : s.end])
         if doc_text[chunk.start : chunk.end] != chunk.text:
             raise IndexMismatch(
                 f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"

@@ -19,6 +19,13 @@ sys.path.insert(0, str(ROOT))
 from tests.app_server import CHROMIUM, CHROMIUM_ARGS, ask_on_page, start_app  # noqa: E402
 
 
+def _shrink(path: Path) -> None:
+    """A 64-colour palette keeps the committed PNG small without visible loss on a flat UI."""
+    from PIL import Image
+
+    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -34,8 +41,11 @@ def main() -> int:
                 ask_on_page(page, "What is a muscle spasm?")
                 page.locator(".qb-cite").first.click()
                 page.wait_for_timeout(800)
+                page.evaluate("window.scrollTo(0, 0)")
+                page.wait_for_timeout(200)
                 out = ROOT / "docs" / "screenshot.png"
                 page.screenshot(path=str(out), full_page=False)
+                _shrink(out)
                 browser.close()
                 print(f"wrote {out}")
         finally:
