@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None, *, embedder=None) -> int:
         elif name == "app":
             from .serving import app_section
 
-            sections.append(app_section())
+            sections.append(app_section(quick=args.quick, log=log))
         write_json(args.out, sections, command=_command(argv), machine=machine, seconds=time.perf_counter() - started)
     machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     elapsed = time.perf_counter() - started

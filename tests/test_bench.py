@@ -19,19 +19,21 @@ from bench.backends import BackendResult, backends_section
 from bench.profile import StageTimer
 from bench.report import Section, format_markdown, format_text
 from bench.scale import ScaleRow, recall_at, suggest_exact_below
+from bench.serving import APP_MEASURES, measure_app, run_load
 from bench.synthetic import SyntheticSpec, clustered_unit_vectors, queries_near
 from bench.timing import percentile, summarize_seconds
 
 
 def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Path, fake_embedder, capsys) -> None:
     out = tmp_path / "results.json"
-    argv = ["--quick", "--only", "query,indexing,scale,app", "--sizes", "600", "--index-types", "flat,hnsw,ivf-sq8", "--out", str(out)]
+    # the app section starts the real app with the real model: see the e2e test below
+    argv = ["--quick", "--only", "query,indexing,scale", "--sizes", "600", "--index-types", "flat,hnsw,ivf-sq8", "--out", str(out)]
     assert main(argv, embedder=fake_embedder) == 0
     printed = capsys.readouterr().out
     assert "Query latency: Bot.ask vs the model plus one exact search" in printed
     data = json.loads(out.read_text(encoding="utf-8"))
     names = [s["name"] for s in data["sections"]]
-    assert names == ["query", "query-stages", "indexing", "indexing-stages", "scale", "app"]
+    assert names == ["query", "query-stages", "indexing", "indexing-stages", "scale"]
     assert data["command"].startswith("python -m bench --quick")
     assert data["machine"]["cpus"] >= 1
     query = data["sections"][0]["data"]
@@ -43,8 +45,6 @@ def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Pat
     flat = [r for r in rows if r["index_type"] == "flat"]
     assert flat and all(r["recall_at_10"] == 1.0 for r in flat)
     assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["index_bytes_per_passage"] > 0 for r in rows)
-    app = data["sections"][5]
-    assert all(row[1] == "TODO" for row in app["rows"])
 
 
 def test_unknown_section_is_refused_with_the_choices(capsys) -> None:
@@ -146,3 +146,53 @@ def test_backends_table_reports_speedup_against_the_first_backend_and_failures()
     assert section.rows[0][3] == "1.00x"
     assert section.rows[1][3] == "2.00x"
     assert "failed: No module named 'optimum'" in section.rows[2][-1]
+
+
+def test_load_runs_one_caller_per_client_counts_errors_and_closes_callers() -> None:
+    made: list[dict] = []
+
+    def make_caller():
+        state = {"asked": [], "closed": False}
+        made.append(state)
+
+        class Caller:
+            def __call__(self, question: str) -> str:
+                time.sleep(0.005)
+                state["asked"].append(question)
+                if question == "bad":
+                    raise RuntimeError("refused")
+                return question
+
+            def close(self) -> None:
+                state["closed"] = True
+
+        return Caller()
+
+    level = run_load(make_caller, ["a", "b", "bad", "c"], clients=3, seconds=0.3)
+    assert len(made) == 3 and all(m["closed"] for m in made)
+    asked = sum(len(m["asked"]) for m in made)
+    assert asked == level.answers + level.errors
+    assert level.errors >= 1 and "refused" in level.first_error
+    assert level.answers > level.errors and level.median_ms >= 5.0 and level.p95_ms >= level.median_ms
+    assert level.per_second == pytest.approx(level.answers / level.seconds)
+    assert level.seconds >= 0.3
+    with pytest.raises(ValueError):
+        run_load(make_caller, [], clients=1, seconds=0.1)
+
+
+@pytest.mark.e2e
+@pytest.mark.model
+def test_app_section_starts_the_app_twice_and_drives_it_over_http() -> None:
+    """Tiny budget (3 questions, 1 s per level); still two app starts with the real model (about 30 s)."""
+    questions = ["What is a muscle spasm?", "What causes cramps?", "How are spasms treated?"]
+    values, data, notes = measure_app(quick=True, questions=questions, seconds_per_level=1.0, log=lambda _: None)
+    assert set(values) == set(APP_MEASURES)
+    assert "1 added" in data["cold_start_empty_index"]["index"]
+    assert "up to date" in data["cold_start_built_index"]["index"]
+    for key in ("cold_start_empty_index", "cold_start_built_index"):
+        start = data[key]
+        assert 0 < start["index_line_s"] < start["serving_line_s"] < start["total_s"]
+    assert data["http_sequential"]["n"] == 3 and data["bot_ask_in_process"]["n"] == 3
+    assert [level["clients"] for level in data["levels"]] == [1, 4, 16]
+    assert all(level["answers"] > 0 and level["errors"] == 0 for level in data["levels"])
+    assert any("index built" in note for note in notes)
