@@ -154,6 +154,7 @@ class Bot:
         except IndexError_:  # a change committed between the search and the read: once more, on the new index
             pass
         try:
+            self.refresh()  # forget texts, sentences and the manifest of the generation read before
             return self._ask(question, history, k)
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)

@@ -153,3 +153,19 @@ def test_definition_questions_find_the_term_and_its_definition():
     assert defines("A muscle spasm (also called a cramp) is an involuntary contraction.", "muscle spasm")
     assert defines("Muscle spasms are involuntary muscle contractions.", "muscle spasm")
     assert not defines("The muscles are trying to protect themselves from muscle strain.", "muscle spasm")
+
+
+def test_a_document_changed_by_another_process_is_quoted_from_its_new_text(bot, small_corpus, tmp_path):
+    """The app keeps running while `python -m indexer build` re-indexes an edited document."""
+    assert not bot.ask("How much sleep do adults need?").abstained  # texts and sentences now cached
+    (small_corpus / "sleep.md").write_text(
+        "# Sleep\n\nMost adults need between seven and nine hours of sleep every single night to stay well.\n",
+        encoding="utf-8",
+    )
+    build_corpus(small_corpus, FaissStore(tmp_path / "index"), FakeEmbedder())  # another writer, same folder
+    answer = bot.ask("How many hours of sleep do adults need every night?")
+    assert not answer.abstained
+    new_text = _source(small_corpus, "sleep.md")
+    for p in answer.passages:
+        assert _source(small_corpus, p.document)[p.start : p.end] == p.text
+    assert any(p.document == "sleep.md" and p.text in new_text for p in answer.passages)
