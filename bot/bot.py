@@ -121,10 +121,16 @@ class Bot:
         """Pick up a changed index (documents added or removed)."""
         if hasattr(self.store, "reload"):
             self.store.reload()
+        self._forget_derived()
+        self.check_index()
+
+    def _forget_derived(self) -> None:
+        """Drop what the bot derived from the generation it last read (texts, sentences, manifest,
+        lexical index); the store itself keeps serving whatever generation it can."""
         self.retriever.reset()
         with self._cache_lock:
             self._doc_cache.clear()
-        self.check_index()
+        self._manifest = None
 
     @property
     def manifest(self) -> Manifest:
@@ -154,7 +160,7 @@ class Bot:
         except IndexError_:  # a change committed between the search and the read: once more, on the new index
             pass
         try:
-            self.refresh()  # forget texts, sentences and the manifest of the generation read before
+            self._forget_derived()  # texts, sentences and manifest may belong to the generation read before
             return self._ask(question, history, k)
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)
