@@ -18,6 +18,7 @@ from .calibration import calibrate
 from .chunking import ChunkingSettings, chunk_text
 from .embedding import TextEmbedder
 from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info, load_document
+from .settings import PROJECT_ROOT
 from .store import DocumentRecord, Manifest, NewDocument, VectorStore
 
 __all__ = ["BuildReport", "load_corpus_documents", "sync_documents", "build_corpus", "remove_documents"]
@@ -50,12 +51,16 @@ class BuildReport:
         return ", ".join(parts)
 
 
-def _project_relative(path: Path) -> str:
-    """Path as shown to users: relative to the working folder when inside it."""
+def source_path(corpus_dir: Path, name: str) -> str:
+    """Where a document is shown to come from: relative to the project root when the corpus lies
+    inside it (``corpus/file.txt``), else the corpus folder's own name and the file
+    (``my_docs/file.txt``), so that no server path is sent to a browser and the answer does not
+    depend on the folder the command was started from."""
+    path = (Path(corpus_dir) / name).resolve()
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return path.relative_to(PROJECT_ROOT).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return f"{Path(corpus_dir).resolve().name}/{name}"
 
 
 def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> tuple[list[Document], dict[str, str]]:
@@ -76,7 +81,7 @@ def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> 
                     path,
                     name,
                     title=info.document_titles.get(name),
-                    source=_project_relative(path),
+                    source=source_path(corpus_dir, name),
                     max_bytes=max_bytes,
                 )
             )

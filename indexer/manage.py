@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .build import BuildReport, _project_relative, remove_documents, sync_documents
+from .build import BuildReport, remove_documents, source_path, sync_documents
 from .chunking import ChunkingSettings
 from .embedding import TextEmbedder
 from .fsutil import fsync_dir
@@ -177,7 +177,7 @@ def _add_one(corpus_dir: Path, path: Path, original: str, max_bytes: int, on_con
             tmp.unlink()
             tmp = corpus_dir / final
         document = load_document(
-            tmp, final, title=titles.get(final), source=_project_relative(corpus_dir / final), max_bytes=max_bytes
+            tmp, final, title=titles.get(final), source=source_path(corpus_dir, final), max_bytes=max_bytes
         )
         if note != "unchanged":
             _place(tmp, corpus_dir / final, replace_existing=on_conflict == "replace", original=original)

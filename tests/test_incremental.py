@@ -106,3 +106,14 @@ def test_citations_name_and_open_the_right_document(tmp_path):
         text = store.document_text(top.document)  # what the source panel opens
         assert text[top.start : top.end] == top.text
         assert text[top.best_sentence.start : top.best_sentence.end] == top.best_sentence.text
+
+
+def test_sources_name_no_server_path_and_do_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    from indexer.build import source_path
+    from indexer.settings import PROJECT_ROOT
+
+    assert source_path(PROJECT_ROOT / "corpus", "muscle_spasms.txt") == "corpus/muscle_spasms.txt"
+    outside = tmp_path / "my_docs"
+    assert source_path(outside, "a/b.txt") == "my_docs/a/b.txt"
+    monkeypatch.chdir(tmp_path)
+    assert source_path(PROJECT_ROOT / "corpus", "muscle_spasms.txt") == "corpus/muscle_spasms.txt"
