@@ -12,6 +12,7 @@ definition itself.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class LexicalIndex:
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG when imported, which prints on every index build.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25s = bm25s
         self._stemmer = _make_stemmer()
         self.position = {c.id: i for i, c in enumerate(chunks)}
