@@ -6,6 +6,7 @@ Everything a passage quotes is a slice of the stored document text; the
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -66,16 +67,22 @@ class Answer:
 _WORDS = re.compile(r"\w+")
 
 
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORDS.findall(text))
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORDS.findall(text)]
 
 
-def is_near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
-    """Two texts say (almost) the same: one's words nearly contained in the other's."""
-    wa, wb = _word_set(a), _word_set(b)
-    if min(len(wa), len(wb)) < 5:
+def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
+    """One text repeats the other: the shorter one's words appear, in order, in the longer one.
+
+    Word *order* matters: legal texts restate a clause with a few words changed
+    ("chosen by the Legislature" -> "elected by the people"), and the changed
+    clause is often the very answer, so sharing vocabulary is not enough.
+    """
+    wa, wb = _words(a), _words(b)
+    if not wa or not wb:
         return wa == wb
-    return len(wa & wb) / min(len(wa), len(wb)) >= threshold
+    matched = sum(block.size for block in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_matching_blocks())
+    return matched / min(len(wa), len(wb)) >= threshold
 
 
 def _overlaps(a: Chunk, b: Chunk) -> bool:

@@ -41,7 +41,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 4
+    version: int = 5
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -220,6 +220,10 @@ def _is_head(piece: str) -> bool:
     return all(w[:1].isupper() for w in words)
 
 
+def _is_question(piece: str) -> bool:
+    return piece.rstrip("\"'”’) ").endswith("?")
+
+
 def _merge_short(text: str, pieces: list[tuple[int, int]], min_chars: int) -> list[tuple[int, int, bool]]:
     """Glue pieces shorter than ``min_chars`` to a neighbour: heads forward, tails backward.
 
@@ -232,9 +236,10 @@ def _merge_short(text: str, pieces: list[tuple[int, int]], min_chars: int) -> li
         piece = text[a:b]
         if pending is not None:
             a, pending = pending, None
-        short = b - a < min_chars
+        short = b - a < min_chars and not _is_question(piece)
         introduces = piece[:1] not in "·•▪‣" and piece[-1:] not in ".!?…\"”’)"  # a list header
-        if short and merged and not _is_head(text[a:b]):
+        after_question = merged and _is_question(text[merged[-1][0] : merged[-1][1]])
+        if short and merged and not after_question and not _is_head(text[a:b]):
             merged[-1] = (merged[-1][0], b, True)
         elif short or introduces:
             pending = a

@@ -118,6 +118,14 @@ def test_near_duplicate_detection():
     assert not is_near_duplicate("Muscle cramps are when a muscle gets tight.", "Sleep needs a dark and quiet bedroom.")
 
 
+def test_a_restated_clause_with_changed_words_is_no_duplicate():
+    """The 17th amendment restates Article I with the answer changed: both must be quotable."""
+    original = "The Senate shall be composed of two Senators from each State, chosen by the Legislature thereof, for six Years."
+    amended = "The Senate shall be composed of two Senators from each State, elected by the people thereof, for six years."
+    assert not is_near_duplicate(original, amended)
+    assert is_near_duplicate(original, "-- " + original.replace("\n", " "))
+
+
 def _chunk(doc: str, start: int, end: int) -> Chunk:
     text = f"{doc} words {start} to {end}"
     return Chunk(f"{doc}:{start}-{end}", doc, start, end, text, "", 0, ((start, end),))

@@ -79,6 +79,15 @@ def test_question_sentences_are_left_out_of_what_the_model_sees():
     assert whole.text.startswith("What is a muscle cramp")
 
 
+def test_a_short_question_stands_alone_so_a_caption_after_it_is_not_embedded_as_its_answer():
+    """"What Is a Muscle Cramp? Man holding his calf." once made one sentence that the model saw
+    whole, and it came first for every question about cramps."""
+    text = "What Is a Muscle Cramp? Man holding his calf. Muscle cramps or spasms can cause severe pain."
+    sentences = [text[s.start : s.end] for s in split_sentences(text)]
+    assert sentences == ["What Is a Muscle Cramp?", "Man holding his calf. Muscle cramps or spasms can cause severe pain."]
+    assert all("Cramp?" not in c.embed_text for c in chunk_text(text, "d") if len(c.sentences) > 1)
+
+
 def test_tiny_pieces_are_glued_to_a_neighbour():
     text = "SECTION. 1. All legislative Powers herein granted shall be vested in a Congress."
     assert [text[s.start : s.end] for s in split_sentences(text)] == [text]
