@@ -41,7 +41,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 5
+    version: int = 6
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -277,9 +277,13 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
         for a, b, cut in _merge_short(text, pieces, settings.min_sentence_chars):
             parts = _split_long(text, a, b, settings)
             for n, (pa, pb) in enumerate(parts):
+                # A clause we cut off a long sentence starts in lower case ("and the Judges ..."):
+                # that is our cut, not the source's, so it does not end the snippet.
                 s = text[pa:pb]
-                ends_cut = _ends_truncated(s) or (cut and n == len(parts) - 1)
-                sentences.append(Sentence(pa, pb, index, heading, ends_cut, _starts_truncated(s)))
+                last = n == len(parts) - 1
+                ends_cut = last and (_ends_truncated(s) or cut)
+                starts_cut = n == 0 and _starts_truncated(s)
+                sentences.append(Sentence(pa, pb, index, heading, ends_cut, starts_cut))
     return sentences
 
 

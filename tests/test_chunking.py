@@ -103,6 +103,17 @@ def test_long_sentences_are_cut_at_clause_boundaries():
     assert all(text[p.start : p.end] for p in pieces)
 
 
+def test_clauses_cut_off_a_long_sentence_stay_one_snippet():
+    """Our own cut at ';' leaves a clause starting in lower case; it must not read as text the
+    source cut off, or no window could hold 'the supreme Law of the Land; and the Judges ...'."""
+    clause = "the Laws of the United States which shall be made in Pursuance thereof shall bind every State"
+    text = "This Constitution, and " + "; and ".join([clause] * 6) + "."
+    sentences = split_sentences(text)
+    assert len(sentences) > 1
+    assert not any(s.truncated_start or s.truncated_end for s in sentences)
+    assert any(len(c.sentences) > 1 for c in chunk_text(text, "d"))
+
+
 def test_windows_respect_the_character_cap():
     text = " ".join(f"Sentence number {i} says something about muscles and cramps." for i in range(30))
     settings = ChunkingSettings(max_chars=150)
