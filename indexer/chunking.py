@@ -41,7 +41,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 6
+    version: int = 7
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -123,7 +123,10 @@ class Chunk:
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 # A sentence ends at terminal punctuation (plus closing quotes/brackets) followed by space or end.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)")
+# A missing space ("Persons.The actual") still ends a sentence: a lower-case word, a full stop,
+# then a capitalised word. Abbreviations ("U.S.", "e.g.") do not match: no two lower-case letters
+# before the stop, or no lower-case letter after the capital.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s|$)|(?<=[a-z]{2})\.(?=[A-Z][a-z])")
 # "·" introduces a list item; the bullet belongs to the item that follows it.
 _BULLET = re.compile(r"\s+(?=[·•▪‣]\s)")
 _CLAUSE_END = re.compile(r"[;:](?=\s)")

@@ -114,6 +114,15 @@ def test_clauses_cut_off_a_long_sentence_stay_one_snippet():
     assert any(len(c.sentences) > 1 for c in chunk_text(text, "d"))
 
 
+def test_a_sentence_ends_at_a_full_stop_with_the_space_missing_but_not_inside_abbreviations():
+    text = "Numbers shall include three fifths of all other Persons.The actual Enumeration shall be made by the U.S. Census, e.g. every ten Years."
+    pieces = [text[s.start : s.end] for s in split_sentences(text)]
+    assert pieces == [
+        "Numbers shall include three fifths of all other Persons.",
+        "The actual Enumeration shall be made by the U.S. Census, e.g. every ten Years.",
+    ]
+
+
 def test_windows_respect_the_character_cap():
     text = " ".join(f"Sentence number {i} says something about muscles and cramps." for i in range(30))
     settings = ChunkingSettings(max_chars=150)
