@@ -41,7 +41,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 7
+    version: int = 8
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -267,15 +267,30 @@ def _starts_truncated(sentence: str) -> bool:
     return first.isalpha() and first.islower()
 
 
+_STEM_WORDS = 8
+
+
 def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list[Sentence]:
     """Sentences of every non-heading block, in order, with their heading and snippet marks."""
     settings = settings or ChunkingSettings()
     sentences: list[Sentence] = []
     heading = ""
+    context = ""  # heading plus the opening words of a list whose items are paragraphs of their own
+    stem = ""
     for index, block in enumerate(split_blocks(text)):
         if block.is_heading:
-            heading = " ".join(text[block.start : block.end].lstrip("#").split())
+            heading = context = " ".join(text[block.start : block.end].lstrip("#").split())
+            stem = ""
             continue
+        block_text = text[block.start : block.end]
+        if stem:  # an item of a list opened by an earlier paragraph ("Congress shall have Power To ...;")
+            context = f"{heading} · {stem}" if heading else stem
+        else:
+            context = heading
+        if block_text.rstrip()[-1:] in ";:":
+            stem = stem or " ".join(block_text.split()[: _STEM_WORDS]) + " …"
+        else:
+            stem = ""
         pieces = _raw_pieces(text, block.start, block.end)
         for a, b, cut in _merge_short(text, pieces, settings.min_sentence_chars):
             parts = _split_long(text, a, b, settings)
@@ -286,7 +301,7 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
                 last = n == len(parts) - 1
                 ends_cut = last and (_ends_truncated(s) or cut)
                 starts_cut = n == 0 and _starts_truncated(s)
-                sentences.append(Sentence(pa, pb, index, heading, ends_cut, starts_cut))
+                sentences.append(Sentence(pa, pb, index, context, ends_cut, starts_cut))
     return sentences
 
 

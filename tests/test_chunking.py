@@ -123,6 +123,20 @@ def test_a_sentence_ends_at_a_full_stop_with_the_space_missing_but_not_inside_ab
     ]
 
 
+def test_list_items_in_paragraphs_of_their_own_carry_the_words_that_opened_the_list():
+    """'To coin Money;' means nothing to the model without 'The Congress shall have Power'."""
+    text = (
+        "ARTICLE I\n\nSECTION. 8. The Congress shall have Power To lay and collect Taxes;\n\n"
+        "To coin Money, regulate the Value thereof;\n\nTo declare War.\n\nSECTION. 9. No Bill of Attainder shall be passed."
+    )
+    by_start = {text[c.start : c.end]: c for c in chunk_text(text, "d")}
+    coin = by_start["To coin Money, regulate the Value thereof;"]
+    assert coin.heading == "ARTICLE I · SECTION. 8. The Congress shall have Power To …"
+    assert coin.embed_text.startswith("ARTICLE I · SECTION. 8. The Congress shall have Power")
+    assert by_start["To declare War."].heading == coin.heading
+    assert by_start["SECTION. 9. No Bill of Attainder shall be passed."].heading == "ARTICLE I"
+
+
 def test_windows_respect_the_character_cap():
     text = " ".join(f"Sentence number {i} says something about muscles and cramps." for i in range(30))
     settings = ChunkingSettings(max_chars=150)
