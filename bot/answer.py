@@ -132,9 +132,11 @@ def expand_span(
         return s.block == block and not any(s.start < b and a < s.end for a, b in taken)
 
     def joins(i: int) -> bool:
-        """No growing across a place where the source cut a snippet short."""
+        """No growing across a place where the source cut a snippet short, and no growing back
+        into a sentence the source cut at its start: a quote should not open mid-sentence."""
         before, after = (sentences[i], sentences[lo]) if i < lo else (sentences[hi], sentences[i])
-        return not before.truncated_end and not after.truncated_start
+        opens_mid_sentence = i < lo and sentences[i].truncated_start
+        return not before.truncated_end and not after.truncated_start and not opens_mid_sentence
 
     grew = True
     while grew:

@@ -152,6 +152,16 @@ def test_expand_span_stays_in_its_paragraph_and_under_the_cap():
     assert expand_span(sentences, 0, end_first, 200, taken=[(end_first + 1, end)]) == (0, end_first)
 
 
+def test_expand_span_does_not_grow_back_into_a_sentence_the_source_cut_at_its_start():
+    cut, whole = "muscles to painful and uncontrollable spasms.", "Pain or tightness in joints is also common in spasticity."
+    text = f"{cut} {whole} Heat helps the muscle relax after a spasm."
+    sentences = split_sentences(text, None)
+    assert sentences[0].truncated_start
+    start = len(cut) + 1
+    grown_start, grown_end = expand_span(sentences, start, start + len(whole), 400)
+    assert grown_start == start and grown_end == len(text)
+
+
 def test_definition_questions_find_the_term_and_its_definition():
     from bot.retrieval import defined_term, defines
 
