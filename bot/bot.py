@@ -177,12 +177,14 @@ class Bot:
         if len(text) > limit:
             message = f"Your question is {len(text)} characters long; the limit is {limit}. Please shorten it."
             return Answer(text[:limit], True, message, notice=notice)
-        searched = contextualize(text, [clean_question(h)[:limit] for h in history or ()])
+        earlier = [clean_question(h)[:limit] for h in history or ()]
+        searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector)
         threshold = self._threshold()
         if not candidates or max(c.dense for c in candidates) < threshold.value:
-            return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=self.suggest(vector), searched_as=searched)
+            suggestions = self.suggest(vector, asked=[text, *earlier])
+            return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=suggestions, searched_as=searched)
         # The bar for answering at all is the stricter one; further passages need only beat the noise.
         chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.floor or c is candidates[0]]
         # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
@@ -252,12 +254,14 @@ class Bot:
             heading=chunk.heading,
         )
 
-    def suggest(self, vector: np.ndarray, n: int = 3) -> tuple[str, ...]:
-        """Questions the corpus does answer, nearest to what was asked first."""
+    def suggest(self, vector: np.ndarray, n: int = 3, asked: Sequence[str] = ()) -> tuple[str, ...]:
+        """Questions the corpus does answer, nearest to what was asked first, leaving out
+        those already asked in this conversation (offering them again reads as a loop)."""
         examples = list(self.info.examples)
         if not examples:
             return ()
         if self._example_vectors is None:
             self._example_vectors = self.embedder.encode(examples)
-        order = np.argsort(-(self._example_vectors @ vector))[:n]
-        return tuple(examples[i] for i in order)
+        seen = {a.casefold() for a in asked}
+        order = np.argsort(-(self._example_vectors @ vector))
+        return tuple(examples[i] for i in order if clean_question(examples[i]).casefold() not in seen)[:n]

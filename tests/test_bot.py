@@ -52,6 +52,17 @@ def test_unrelated_question_abstains_plainly(bot):
     assert answer.passages == ()
 
 
+def test_suggestions_leave_out_questions_already_asked_in_the_conversation(bot):
+    from indexer.loaders import CorpusInfo
+
+    asked = "What causes cramps?"
+    bot.info = CorpusInfo(examples=(asked, "How much sleep do adults need?", "What is a leg cramp?", "Why do we dream?"))
+    off_topic = "Who won the football world cup in Brazil?"
+    assert asked in bot.ask(off_topic).suggestions
+    answer = bot.ask(off_topic, history=[asked])
+    assert answer.abstained and asked not in answer.suggestions and len(answer.suggestions) == 3
+
+
 def test_a_repeated_sentence_is_quoted_once(bot):
     answer = bot.ask("sudden painful tightening of the calf muscle", k=5)
     repeated = "A leg cramp is a sudden painful tightening of the calf muscle."
