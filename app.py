@@ -1148,6 +1148,33 @@ def _launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> di
     }
 
 
+def update_index(store, embedder, settings: Settings) -> str:
+    """Bring the index up to date with the corpus folder; the line to print about it.
+
+    An index folder the app cannot write (a read-only deployment, a full disk) is
+    no reason to refuse service when a built index is there: the app then serves
+    that index as it is and says so. Without one there is nothing to serve, and
+    the error stands.
+    """
+    from indexer.build import build_corpus
+    from indexer.store import IndexError_
+
+    try:
+        with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
+            report = build_corpus(settings.corpus_dir, store, embedder)
+    except OSError as err:
+        try:
+            built = store.read_manifest() is not None
+        except (IndexError_, OSError):
+            built = False
+        if not built:
+            raise
+        return f"index {store.describe()}: could not bring it up to date ({err}); serving it as it was last built"
+    for name, message in report.errors.items():
+        print(f"skipped {name}: {message}", file=sys.stderr)
+    return f"index {store.describe()}: {report.summary() if report.changed else 'up to date'}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -1155,7 +1182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
 
-    from indexer.build import build_corpus
     from indexer.embedding import Embedder, ModelNotFound
     from indexer.store import IndexError_, open_store
 
@@ -1168,11 +1194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = replace(settings, read_only=off is not None)
         embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
         store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
-        with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
-            report = build_corpus(settings.corpus_dir, store, embedder)
-        for name, message in report.errors.items():
-            print(f"skipped {name}: {message}", file=sys.stderr)
-        print(f"index {store.describe()}: {report.summary() if report.changed else 'up to date'}", flush=True)
+        print(update_index(store, embedder, settings), flush=True)
         bot = Bot.load(settings, embedder=embedder)
         bot.warm_up()
     except (IndexError_, ModelNotFound, FileNotFoundError, ValueError, OSError) as err:

