@@ -81,8 +81,12 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     wa, wb = _words(a), _words(b)
     if not wa or not wb:
         return wa == wb
-    matched = sum(block.size for block in difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_matching_blocks())
-    return matched / min(len(wa), len(wb)) >= threshold
+    short, long_ = sorted((wa, wb), key=len)
+    vocabulary = set(long_)
+    if sum(w not in vocabulary for w in short) > (1 - threshold) * len(short):
+        return False  # words of the shorter text missing from the other: no alignment can match them
+    matched = sum(block.size for block in difflib.SequenceMatcher(None, short, long_, autojunk=False).get_matching_blocks())
+    return matched / len(short) >= threshold
 
 
 def _overlaps(a: Chunk, b: Chunk) -> bool:
