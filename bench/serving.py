@@ -211,6 +211,19 @@ class AskClient:
         self.client.close()
 
 
+def _answers_http(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return response.status < 500
+    except urllib.error.HTTPError as err:  # 401 behind a login: the server is up
+        return err.code < 500
+    except OSError:
+        return False
+
+
 def first_answer(run: AppRun, *, timeout: float = 180.0, poll: float = 0.1) -> tuple[float, float]:
     """Seconds from launch until ``/ask`` returned an answer (polling with a fresh client until it works).
 
@@ -221,12 +234,16 @@ def first_answer(run: AppRun, *, timeout: float = 180.0, poll: float = 0.1) -> t
     while time.perf_counter() < deadline:
         if run.process.poll() is not None:
             raise RuntimeError(f"the app exited with code {run.process.returncode}:\n{run.output()}")
+        if not _answers_http(run.url):  # wait for the page itself, as a browser would, then ask
+            time.sleep(poll / 2)
+            continue
         try:
             connecting = time.perf_counter()
             client = AskClient(run.url)
             connect_s = time.perf_counter() - connecting
             try:
                 answer = client(FIRST_QUESTION)
+                answered = time.perf_counter()  # before close(), which waits about a second for the heartbeat thread
             finally:
                 client.close()
         except Exception as err:  # noqa: BLE001 - not up yet: try again
@@ -235,7 +252,7 @@ def first_answer(run: AppRun, *, timeout: float = 180.0, poll: float = 0.1) -> t
             continue
         if not isinstance(answer, dict) or "passages" not in answer:
             raise RuntimeError(f"/ask returned {type(answer).__name__}, not an answer: {str(answer)[:200]}")
-        return time.perf_counter() - run.launched, connect_s
+        return answered - run.launched, connect_s
     raise RuntimeError(f"no answer from the app within {timeout:.0f} s (last error: {last}):\n{run.output()}")
 
 
@@ -311,6 +328,8 @@ def measure_app(*, quick: bool = False, questions: Sequence[str] | None = None, 
     values: dict[str, str] = {}
     data: dict = {"questions": len(questions), "seconds_per_level": seconds_per_level}
     notes: list[str] = []
+    import gradio_client  # noqa: F401 - imported before the app is launched, not inside the timed window
+
     with tempfile.TemporaryDirectory(prefix="quotebot-bench-app-") as tmp:
         work = Path(tmp)
         corpus = work / "corpus"
