@@ -50,7 +50,7 @@ class Settings:
     uri: str | None = None  # Milvus: a local file (Milvus Lite) or http://host:19530
     index_type: str = "auto"  # auto, flat, hnsw, ivf-sq8, ivf-pq
     k: int = 3  # passages shown per answer
-    passage_chars: int = 350  # a quote grows around the matched sentences up to this length
+    passage_chars: int = 400  # a quote grows around the matched sentences up to this length
     min_margin: float = 0.1  # how far above the corpus noise ceiling a passage must score
     density_ratio: float = 0.64  # ... and at least this share of the corpus's neighbour similarity
     host: str = "127.0.0.1"
