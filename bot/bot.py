@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -186,17 +186,23 @@ class Bot:
             suggestions = self.suggest(vector, asked=[text, *earlier])
             return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=suggestions, searched_as=searched)
         # The bar for answering at all is the stricter one; further passages need only beat the noise.
-        chosen = [c for c in select_passages(candidates, k) if c.dense >= threshold.floor or c is candidates[0]]
+        # A few more than k, to fill the places of passages that join one already shown.
+        pool = [c for c in select_passages(candidates, 2 * k + 2) if c.dense >= threshold.floor or c is candidates[0]]
         # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
         # in the context it grew into, not only in the window that matched.
         sentence_scores = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
         passages: list[Passage] = []
-        for cand in chosen:
-            # Grow into neither a passage already shown nor the match of one still to come.
-            taken = [(p.start, p.end) for p in passages if p.document == cand.chunk.doc] + [
-                (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
-            ]
-            passages.append(self._passage(cand, vector, threshold, taken, sentence_scores))
+        chosen = pool[:k]
+        next_up = k
+        while chosen:
+            for cand in chosen:
+                # Grow into neither a passage already shown nor the match of one still to come.
+                taken = [(p.start, p.end) for p in passages if p.document == cand.chunk.doc] + [
+                    (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
+                ]
+                passages = self._add_passage(passages, self._passage(cand, vector, threshold, taken, sentence_scores))
+            chosen = pool[next_up : next_up + k - len(passages)]
+            next_up += len(chosen)
         return Answer(text, False, "", tuple(passages), notice=notice, searched_as=searched)
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:
@@ -253,6 +259,42 @@ class Bot:
             location=location_of(doc_text, chunk, start, record.pages if record else (), record.format if record else "txt"),
             heading=chunk.heading,
         )
+
+    def _add_passage(self, passages: list[Passage], new: Passage) -> list[Passage]:
+        """Append ``new``, or join it to a passage it continues (one list or paragraph cut in two
+        quotes reads as one); a joined passage may then close the gap to another one. A joined
+        passage takes the place, score and emphasis of its better-ranked part."""
+        passages, rank = list(passages), len(passages)
+        while True:
+            joined = next((i for i, p in enumerate(passages) if self._continues(p, new)), None)
+            if joined is None:
+                passages.insert(rank, new)
+                return passages
+            other = passages.pop(joined)
+            if joined < rank:  # the passage shown before is the better-ranked part
+                new, rank = self._join(other, new), joined
+            else:
+                new = self._join(new, other)
+
+    def _continues(self, shown: Passage, new: Passage) -> bool:
+        """``new`` picks up right where ``shown`` ends (or ends where it starts) in the same paragraph
+        and the source did not cut the text between them, and the two together are still a quote."""
+        if shown.document != new.document or new.end - new.start + shown.end - shown.start > 2 * self.settings.passage_chars:
+            return False
+        first, second = (shown, new) if shown.start < new.start else (new, shown)
+        text, sentences = self._document(shown.document)
+        if text[first.end : second.start].strip():
+            return False
+        last = next((s for s in sentences if s.end == first.end), None)
+        after = next((s for s in sentences if s.start == second.start), None)
+        return bool(last and after and last.block == after.block and not last.truncated_end and not after.truncated_start)
+
+    def _join(self, shown: Passage, new: Passage) -> Passage:
+        """One passage from two that touch; the better-ranked one keeps its score and emphasis."""
+        start, end = min(shown.start, new.start), max(shown.end, new.end)
+        text, _ = self._document(shown.document)
+        location = shown.location if shown.start <= new.start else new.location
+        return replace(shown, text=text[start:end], start=start, end=end, location=location)
 
     def suggest(self, vector: np.ndarray, n: int = 3, asked: Sequence[str] = ()) -> tuple[str, ...]:
         """Questions the corpus does answer, nearest to what was asked first, leaving out

@@ -198,3 +198,31 @@ def test_a_document_changed_by_another_process_is_quoted_from_its_new_text(bot, 
     for p in answer.passages:
         assert _source(small_corpus, p.document)[p.start : p.end] == p.text
     assert any(p.document == "sleep.md" and p.text in new_text for p in answer.passages)
+
+
+def _passage_at(bot: Bot, doc: str, start: int, end: int):
+    from bot.answer import Highlight, Passage
+
+    text, _ = bot._document(doc)
+    return Passage(text[start:end], doc, doc, doc, start, end, 0.5, "high", Highlight(start, end, text[start:end]), "")
+
+
+def test_two_quotes_that_touch_in_one_paragraph_are_shown_as_one(bot):
+    text, sentences = bot._document("cramps.txt")
+    first, second, third = [s for s in sentences if s.block == sentences[0].block][:3]
+    shown = _passage_at(bot, "cramps.txt", first.start, first.end)
+    touching = _passage_at(bot, "cramps.txt", second.start, third.end)
+    assert bot._continues(shown, touching) and bot._continues(touching, shown)
+    joined = bot._join(shown, touching)
+    assert (joined.start, joined.end) == (first.start, third.end)
+    assert joined.text == text[first.start : third.end] and joined.best_sentence == shown.best_sentence
+
+    other_paragraph = next(s for s in sentences if s.block != first.block)
+    assert not bot._continues(shown, _passage_at(bot, "cramps.txt", other_paragraph.start, other_paragraph.end))
+    assert not bot._continues(shown, _passage_at(bot, "cramps.txt", third.start, third.end))  # a gap between them
+
+
+def test_no_answer_shows_two_passages_that_continue_each_other(bot):
+    for question in ["What is a leg cramp?", "What causes cramps?", "How do I relieve a cramp?", "How much sleep?"]:
+        passages = bot.ask(question, k=5).passages
+        assert not any(bot._continues(a, b) for i, a in enumerate(passages) for b in passages[i + 1 :]), question
