@@ -7,6 +7,7 @@ questions get an abstaining ``Answer`` with a message that says why.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -285,9 +286,11 @@ class Bot:
         text, sentences = self._document(shown.document)
         if text[first.end : second.start].strip():
             return False
-        last = next((s for s in sentences if s.end == first.end), None)
-        after = next((s for s in sentences if s.start == second.start), None)
-        return bool(last and after and last.block == after.block and not last.truncated_end and not after.truncated_start)
+        i = bisect.bisect_left(sentences, second.start, key=lambda s: s.start)  # sentences are in text order
+        if not 0 < i < len(sentences) or sentences[i].start != second.start or sentences[i - 1].end != first.end:
+            return False
+        last, after = sentences[i - 1], sentences[i]
+        return last.block == after.block and not last.truncated_end and not after.truncated_start
 
     def _join(self, shown: Passage, new: Passage) -> Passage:
         """One passage from two that touch; the better-ranked one keeps its score and emphasis."""
