@@ -29,7 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats: checks that everything runs")
     parser.add_argument("--sizes", help="collection sizes for the scale section (default 10000,100000,1000000)")
-    parser.add_argument("--index-types", default="flat,hnsw,ivf-sq8,ivf-pq", help="FAISS index types for the scale section")
+    parser.add_argument(
+        "--index-types",
+        help="index types for the scale section: flat,hnsw,ivf-sq8,ivf-pq (FAISS) and torch-exact "
+        "(default: the four FAISS types, plus torch-exact when a CUDA GPU is present)",
+    )
     parser.add_argument("--queries", type=int, help="queries per size in the scale section (default 200)")
     parser.add_argument("--rounds", type=int, help="rounds over the eval questions in the query section (default 3)")
     parser.add_argument("--copies", type=int, help="copies of the corpora for the indexing section (default 8)")
@@ -81,6 +85,12 @@ def run_indexing(args, embedder, log) -> list[Section]:
     return list(indexing_section(result))
 
 
+def _default_index_types() -> str:
+    import torch
+
+    return "flat,hnsw,ivf-sq8,ivf-pq" + (",torch-exact" if torch.cuda.is_available() else "")
+
+
 def run_scale(args, log) -> list[Section]:
     from .scale import DEFAULT_SWEEP, measure_scale, suggest_exact_below
 
@@ -88,7 +98,7 @@ def run_scale(args, log) -> list[Section]:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     else:
         sizes = [2_000] if args.quick else [10_000, 100_000, 1_000_000]
-    types = [t.strip() for t in args.index_types.split(",") if t.strip()]
+    types = [t.strip() for t in (args.index_types or _default_index_types()).split(",") if t.strip()]
     queries = args.queries or (20 if args.quick else 200)
     sweep = {t: v[:2] for t, v in DEFAULT_SWEEP.items()} if args.quick else None
     rows = measure_scale(sizes, types, queries=queries, sweep=sweep, check_mmap=not args.quick, log=log)

@@ -24,9 +24,12 @@ import numpy as np
 from .synthetic import SyntheticSpec, clustered_unit_vectors, queries_near
 from .timing import summarize_seconds
 
-__all__ = ["ScaleRow", "recall_at", "search_knob", "measure_scale", "mmap_probe", "INDEX_TYPES", "DEFAULT_SWEEP"]
+__all__ = ["ScaleRow", "recall_at", "search_knob", "measure_scale", "mmap_probe", "INDEX_TYPES", "DEFAULT_SWEEP", "TORCH_EXACT"]
 
 INDEX_TYPES = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
+# Exact search with torch (indexer.torch_search): on the GPU when there is one. Not in the
+# default list on a CPU machine, where it is FAISS flat done slower; `--index-types` adds it.
+TORCH_EXACT = "torch-exact"
 # Values of each type's search-time knob to try; the store's default is among them.
 DEFAULT_SWEEP = {"flat": (None,), "hnsw": (16, 32, 64, 128, 256), "ivf-sq8": (8, 16, 32, 64, 128), "ivf-pq": (8, 16, 32, 64, 128)}
 
@@ -176,6 +179,9 @@ def measure_scale(
             _, truth = truth_index.search(qs, k)
             del truth_index
             for index_type in index_types:
+                if index_type == TORCH_EXACT:
+                    rows.append(_torch_exact_row(data, qs, truth, k, log))
+                    continue
                 log(f"scale: {n:,} passages, building {index_type}")
                 gc.collect()
                 started = time.perf_counter()
@@ -213,6 +219,36 @@ def measure_scale(
                 path.unlink(missing_ok=True)
             del data
     return rows
+
+
+def _torch_exact_row(data: np.ndarray, qs: np.ndarray, truth: np.ndarray, k: int, log) -> ScaleRow:
+    """Exact search as one matrix product with torch: fp16 on a GPU when there is one (what the
+    store does with ``search_device="cuda"``), else fp32 on the CPU."""
+    import torch
+
+    from indexer.torch_search import TorchExactSearch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    started = time.perf_counter()
+    searcher = TorchExactSearch(data, device)
+    build_s = time.perf_counter() - started
+    _single_query_latency(searcher, qs[: min(20, len(qs))], k)  # warm up (CUDA kernels, caches)
+    seconds, found = _single_query_latency(searcher, qs, k)
+    timing = summarize_seconds(seconds)
+    row = ScaleRow(
+        size=len(data),
+        index_type=f"{TORCH_EXACT} ({device})",
+        knob="",
+        build_s=round(build_s, 2),
+        index_bytes_per_passage=float(data.shape[1] * (2 if device == "cuda" else 4)),
+        median_ms=round(timing.median_ms, 3),
+        p95_ms=round(timing.p95_ms, 3),
+        recall_at_10=round(recall_at(found, truth, min(k, 10)), 4),
+        mmap=f"held in {'GPU' if device == 'cuda' else 'CPU'} memory",
+        default=device == "cuda",
+    )
+    log(f"scale:   {row.index_type}: {timing.median_ms:.3f} ms, recall@10 {row.recall_at_10:.3f}")
+    return row
 
 
 def suggest_exact_below(rows: Sequence[ScaleRow], budget_ms: float) -> int | None:

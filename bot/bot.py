@@ -23,6 +23,7 @@ from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
 from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
+from indexer.torch_search import search_device_for
 
 from .answer import (
     ABSTAIN_MESSAGE,
@@ -92,7 +93,13 @@ class Bot:
     def load(cls, settings: Settings | None = None, *, embedder: TextEmbedder | None = None) -> "Bot":
         """Open the configured store and model; fail early with a message that says how to fix it."""
         settings = settings or Settings.from_env()
-        store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
+        store = open_store(
+            settings.store,
+            index_dir=settings.index_dir,
+            uri=settings.uri,
+            index_type=settings.index_type,
+            search_device=search_device_for(settings.device, settings.backend),
+        )
         embedder = embedder or Embedder(settings.model, device=settings.device, backend=settings.backend)
         try:
             info = load_corpus_info(Path(settings.corpus_dir))

@@ -132,14 +132,18 @@ class _Generation:
     row_of: dict[str, int]
     by_doc: dict[str, list[Chunk]] | None = None  # built on first use
     verified: set[str] = field(default_factory=set)  # documents whose stored text matched their chunks
+    exact: object | None = None  # TorchExactSearch over the vectors, when searching on a GPU
 
 
 class FaissStore(VectorStore):
     """Index folder on local disk. Loads lazily; every ``apply`` is a new generation."""
 
-    def __init__(self, index_dir: Path, *, index_type: str = "auto") -> None:
+    def __init__(self, index_dir: Path, *, index_type: str = "auto", search_device: str | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.index_type = index_type
+        # None: FAISS on the CPU. "cuda": exact search on the GPU (indexer.torch_search), the
+        # FAISS files still written and kept for CPU machines; "cpu" runs that path on the CPU (tests).
+        self.search_device = search_device
         self._gen: _Generation | None = None
         self._gen_name: str | None = None
         self._problem: str | None = None  # the last read failure logged, so it is logged once
@@ -279,11 +283,20 @@ class FaissStore(VectorStore):
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if not gen.chunks or k <= 0:
             return [[] for _ in range(len(queries))]
-        scores, rows = gen.index.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
+        searcher = self._exact_searcher(gen) if self.search_device else gen.index
+        scores, rows = searcher.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
         return [
             rank_hits((Hit(gen.chunks[r], float(s)) for s, r in zip(score_row, row_row) if r >= 0), k)
             for score_row, row_row in zip(scores, rows)
         ]
+
+    def _exact_searcher(self, gen: _Generation):
+        with self._lock:
+            if gen.exact is None:
+                from .torch_search import TorchExactSearch
+
+                gen.exact = TorchExactSearch(gen.vectors, self.search_device)
+            return gen.exact
 
     def get_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         gen = self._require()

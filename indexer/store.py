@@ -199,14 +199,25 @@ class VectorStore(ABC):
         return "python -m indexer build"
 
 
-def open_store(kind: str = "faiss", *, index_dir: Path | None = None, uri: str | None = None, index_type: str = "auto") -> VectorStore:
-    """The store named by configuration; backends are imported only when chosen."""
+def open_store(
+    kind: str = "faiss",
+    *,
+    index_dir: Path | None = None,
+    uri: str | None = None,
+    index_type: str = "auto",
+    search_device: str | None = None,
+) -> VectorStore:
+    """The store named by configuration; backends are imported only when chosen.
+
+    ``search_device="cuda"`` makes the FAISS store search exactly on the GPU (see
+    ``indexer.torch_search``); Milvus searches on its own servers and ignores it.
+    """
     if kind == "faiss":
         from .faiss_store import FaissStore
 
         if index_dir is None:
             raise ValueError("the FAISS store needs an index folder (--index DIR)")
-        return FaissStore(Path(index_dir), index_type=index_type)
+        return FaissStore(Path(index_dir), index_type=index_type, search_device=search_device)
     if kind == "milvus":
         from .milvus_store import MilvusStore  # noqa: WPS433 - optional backend
 

@@ -27,7 +27,7 @@ from bench.timing import percentile, summarize_seconds
 def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Path, fake_embedder, capsys) -> None:
     out = tmp_path / "results.json"
     # the app section starts the real app with the real model: see the e2e test below
-    argv = ["--quick", "--only", "query,indexing,scale", "--sizes", "600", "--index-types", "flat,hnsw,ivf-sq8", "--out", str(out)]
+    argv = ["--quick", "--only", "query,indexing,scale", "--sizes", "600", "--index-types", "flat,hnsw,ivf-sq8,torch-exact", "--out", str(out)]
     assert main(argv, embedder=fake_embedder) == 0
     printed = capsys.readouterr().out
     assert "Query latency: Bot.ask vs the model plus one exact search" in printed
@@ -41,8 +41,11 @@ def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Pat
     indexing = data["sections"][2]["data"]
     assert indexing["chunks"] > 100 and indexing["build_chunks_per_s"] > 0
     rows = data["sections"][4]["data"]["rows"]
-    assert {r["index_type"] for r in rows} == {"flat", "hnsw", "ivf-sq8"}
-    flat = [r for r in rows if r["index_type"] == "flat"]
+    import torch
+
+    torch_row = f"torch-exact ({'cuda' if torch.cuda.is_available() else 'cpu'})"
+    assert {r["index_type"] for r in rows} == {"flat", "hnsw", "ivf-sq8", torch_row}
+    flat = [r for r in rows if r["index_type"] in ("flat", torch_row)]
     assert flat and all(r["recall_at_10"] == 1.0 for r in flat)
     assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["index_bytes_per_passage"] > 0 for r in rows)
 
