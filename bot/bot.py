@@ -68,6 +68,10 @@ class _Threshold:
         return max(self.floor, self.density_ratio * self.density) if self.density else self.floor
 
 
+def _shown_in(chunk: Chunk, passage: Passage) -> bool:
+    return chunk.doc == passage.document and chunk.start < passage.end and passage.start < chunk.end
+
+
 class Bot:
     def __init__(
         self,
@@ -200,8 +204,7 @@ class Bot:
         # in the context it grew into, not only in the window that matched.
         sentence_scores = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
         passages: list[Passage] = []
-        chosen = pool[:k]
-        next_up = k
+        chosen, remaining = pool[:k], pool[k:]
         while chosen:
             for cand in chosen:
                 # Grow into neither a passage already shown nor the match of one still to come.
@@ -209,8 +212,10 @@ class Bot:
                     (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
                 ]
                 passages = self._add_passage(passages, self._passage(cand, vector, threshold, taken, sentence_scores))
-            chosen = pool[next_up : next_up + k - len(passages)]
-            next_up += len(chosen)
+            # Passages grew without knowing the remaining candidates: skip any whose match is already shown.
+            remaining = [c for c in remaining if not any(_shown_in(c.chunk, p) for p in passages)]
+            free = max(0, k - len(passages))
+            chosen, remaining = remaining[:free], remaining[free:]
         return Answer(text, False, "", tuple(passages), notice=notice, searched_as=searched)
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:

@@ -225,4 +225,6 @@ def test_two_quotes_that_touch_in_one_paragraph_are_shown_as_one(bot):
 def test_no_answer_shows_two_passages_that_continue_each_other(bot):
     for question in ["What is a leg cramp?", "What causes cramps?", "How do I relieve a cramp?", "How much sleep?"]:
         passages = bot.ask(question, k=5).passages
-        assert not any(bot._continues(a, b) for i, a in enumerate(passages) for b in passages[i + 1 :]), question
+        pairs = [(a, b) for i, a in enumerate(passages) for b in passages[i + 1 :]]
+        assert not any(bot._continues(a, b) for a, b in pairs), question
+        assert not any(a.document == b.document and a.start < b.end and b.start < a.end for a, b in pairs), question
