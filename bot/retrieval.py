@@ -74,20 +74,32 @@ def _make_stemmer():
         return None
 
 
+# A question that leans on the one before: it opens by continuing it, or points back at it.
+# A bare "how"/"why" opens self-contained questions as often ("How many mg should I take?").
 _FOLLOW_UP = re.compile(
-    r"^(and|but|also|so|what about|how about|and what|what else|why|how|tell me more)\b|\b(it|its|they|them|their|this|that|these|those|there)\b",
+    r"^(and|but|also|so|what about|how about|and what|what else|tell me more)\b|\b(it|its|they|them|their|this|that|these|those|there)\b",
     re.IGNORECASE,
 )
+# How many earlier questions a chain of follow-ups may reach back through.
+_CONTEXT_DEPTH = 3
 
 
-def contextualize(question: str, history: Sequence[str] | None) -> str:
+def contextualize(question: str, history: Sequence[str] | None, depth: int = _CONTEXT_DEPTH) -> str:
     """Read a short follow-up in the light of the previous question.
 
     "What about treatment?" after "What causes cramps?" is searched as
     "What causes cramps? What about treatment?"; a self-contained question is left alone.
+    The previous question is itself read in the light of the one before it, so a chain
+    ("How do I stop a cramp?" / "and what causes them?" / "what about at night?") keeps its topic.
     """
-    if not history:
+    earlier = [h for h in history or () if h and h.strip()]
+    if not earlier or depth <= 0:
         return question
+    words = question.split()
+    if len(words) <= 4 or (len(words) <= 8 and _FOLLOW_UP.search(question)):
+        previous = contextualize(earlier[-1].strip(), earlier[:-1], depth - 1)
+        return f"{previous} {question}"
+    return question
     previous = next((h for h in reversed(history) if h and h.strip()), "")
     words = question.split()
     if previous and (len(words) <= 4 or (len(words) <= 8 and _FOLLOW_UP.search(question))):

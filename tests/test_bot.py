@@ -118,6 +118,18 @@ def test_follow_up_is_read_with_the_previous_question():
     assert contextualize("What about treatment?", []) == "What about treatment?"
 
 
+def test_a_self_contained_how_question_is_not_read_as_a_follow_up():
+    history = ["How do I stop a cramp?", "and what causes them?"]
+    assert contextualize("How many mg of magnesium should I take?", history) == "How many mg of magnesium should I take?"
+    assert contextualize("Why do cramps happen at night?", ["What is a spasm?"]) == "Why do cramps happen at night?"
+
+
+def test_a_chain_of_follow_ups_keeps_the_topic_of_the_question_that_started_it():
+    history = ["How do I stop a cramp?", "and what causes them?"]
+    assert contextualize("what about at night?", history) == "How do I stop a cramp? and what causes them? what about at night?"
+    assert contextualize("and then?", ["a", "b", "c", "d", "e"]) == "c d e and then?"  # three questions back at most
+
+
 def test_follow_up_through_ask_uses_history(bot):
     answer = bot.ask("and the causes?", history=["Tell me about leg cramps"])
     assert answer.searched_as == "Tell me about leg cramps and the causes?"
