@@ -32,7 +32,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from bot.answer import ABSTAIN_MESSAGE
-from bot.bot import Bot
+from bot.bot import Bot, open_settings_store
 from indexer.loaders import LOADERS, DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
@@ -751,7 +751,7 @@ class _Page:
                 accepted = [r for r in results if r.ok]
                 if accepted:
                     index_added(self.bot.store, self.bot.embedder, accepted, on_progress=embedded)
-                    self.bot.refresh()
+                    self.bot.changed()
         except IndexBusy as err:
             return ChangeReport(error=f"Nothing was added: {err}.")
         except (IndexError_, OSError) as err:
@@ -776,7 +776,7 @@ class _Page:
         try:
             with self._changing(lambda f, d: None):
                 remove_document(self.settings.corpus_dir, self.bot.store, record.name)
-                self.bot.refresh()
+                self.bot.changed()
         except IndexBusy as err:
             return ChangeReport(error=f"Nothing was removed: {err}.")
         except (DocumentError, IndexError_, OSError) as err:
@@ -1157,7 +1157,6 @@ def update_index(store, embedder, settings: Settings) -> str:
     the error stands.
     """
     from indexer.build import build_corpus
-    from indexer.store import IndexError_
 
     try:
         with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
@@ -1183,7 +1182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     from indexer.embedding import Embedder, ModelNotFound
-    from indexer.store import IndexError_, open_store
 
     try:
         settings = settings_from_args(args)
@@ -1193,9 +1191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning(off)
         settings = replace(settings, read_only=off is not None)
         embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
-        store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
+        store = open_settings_store(settings)
         print(update_index(store, embedder, settings), flush=True)
-        bot = Bot.load(settings, embedder=embedder)
+        bot = Bot.load(settings, embedder=embedder, store=store)  # the store just brought up to date: read once
         bot.warm_up()
     except (IndexError_, ModelNotFound, FileNotFoundError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

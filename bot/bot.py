@@ -38,7 +38,7 @@ from .answer import (
 )
 from .retrieval import Candidate, Retriever, contextualize
 
-__all__ = ["Bot", "clean_question"]
+__all__ = ["Bot", "clean_question", "open_settings_store"]
 
 # Control characters, and lone surrogates (no UTF-8 encoding: the model's tokenizer and JSON refuse them).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -68,6 +68,17 @@ class _Threshold:
         return max(self.floor, self.density_ratio * self.density) if self.density else self.floor
 
 
+def open_settings_store(settings: Settings) -> VectorStore:
+    """The store the settings name, searching on the GPU when the model runs there."""
+    return open_store(
+        settings.store,
+        index_dir=settings.index_dir,
+        uri=settings.uri,
+        index_type=settings.index_type,
+        search_device=search_device_for(settings.device, settings.backend),
+    )
+
+
 def _shown_in(chunk: Chunk, passage: Passage) -> bool:
     return chunk.doc == passage.document and chunk.start < passage.end and passage.start < chunk.end
 
@@ -94,16 +105,16 @@ class Bot:
     # ---- loading -------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, embedder: TextEmbedder | None = None) -> "Bot":
-        """Open the configured store and model; fail early with a message that says how to fix it."""
+    def load(
+        cls, settings: Settings | None = None, *, embedder: TextEmbedder | None = None, store: VectorStore | None = None
+    ) -> "Bot":
+        """Open the configured store and model; fail early with a message that says how to fix it.
+
+        Pass ``store`` (from ``open_settings_store``) when the caller has opened it already, e.g. to
+        bring the index up to date first: the index is then read once, not twice.
+        """
         settings = settings or Settings.from_env()
-        store = open_store(
-            settings.store,
-            index_dir=settings.index_dir,
-            uri=settings.uri,
-            index_type=settings.index_type,
-            search_device=search_device_for(settings.device, settings.backend),
-        )
+        store = store or open_settings_store(settings)
         embedder = embedder or Embedder(settings.model, device=settings.device, backend=settings.backend)
         try:
             info = load_corpus_info(Path(settings.corpus_dir))
@@ -130,9 +141,14 @@ class Bot:
         self.retriever.warm_up()
 
     def refresh(self) -> None:
-        """Pick up a changed index (documents added or removed)."""
+        """Pick up an index that another process changed (documents added or removed)."""
         if hasattr(self.store, "reload"):
             self.store.reload()
+        self.changed()
+
+    def changed(self) -> None:
+        """This bot's own store was just changed (through ``self.store``): the store already holds
+        the new index, so only what the bot derived from the old one is dropped."""
         self._forget_derived()
         self.check_index()
 

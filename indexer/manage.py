@@ -4,7 +4,7 @@ The page calls, in order::
 
     results = add_files(settings.corpus_dir, uploaded_paths, max_bytes=settings.max_upload_bytes)
     report = index_added(store, embedder, results, on_progress=lambda done, total: ...)
-    bot.refresh()
+    bot.changed()
 
 ``add_files`` never raises for a bad file: each gets an ``AddResult`` with a
 message a person can act on, and the good ones are still added. A file lands in
