@@ -1156,11 +1156,11 @@ def update_index(store, embedder, settings: Settings) -> str:
     that index as it is and says so. Without one there is nothing to serve, and
     the error stands.
     """
-    from indexer.build import build_corpus
+    from indexer.manage import build_index
 
     try:
         with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
-            report = build_corpus(settings.corpus_dir, store, embedder)
+            report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes)
     except OSError as err:
         try:
             built = store.read_manifest() is not None
@@ -1169,8 +1169,10 @@ def update_index(store, embedder, settings: Settings) -> str:
         if not built:
             raise
         return f"index {store.describe()}: could not bring it up to date ({err}); serving it as it was last built"
-    for name, message in report.errors.items():
-        print(f"skipped {name}: {message}", file=sys.stderr)
+    if damage:
+        print(f"warning: the index is damaged: {damage}; built it again from {settings.corpus_dir}", file=sys.stderr)
+    for message in report.errors.values():  # each message names its file
+        print(f"skipped {message}", file=sys.stderr)
     return f"index {store.describe()}: {report.summary() if report.changed else 'up to date'}"
 
 

@@ -8,11 +8,10 @@ import json
 import sys
 from typing import Iterator
 
-from .build import BuildReport, build_corpus
-from .chunking import ChunkingSettings
+from .build import BuildReport
 from .embedding import BACKENDS, Embedder, ModelNotFound
 from .loaders import LOADERS, DocumentError
-from .manage import IndexBusy, add_files, discard_damaged_index, index_added, index_lock, remove_document
+from .manage import IndexBusy, add_files, build_index, index_added, index_lock, remove_document
 from .onnx_backend import OnnxBackendError
 from .settings import Settings
 from .store import IndexError_, VectorStore, open_store
@@ -105,14 +104,10 @@ def _print_report(store: VectorStore, report: BuildReport) -> None:
 def _build(settings: Settings, store: VectorStore) -> int:
     embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
     with _writing(store):
-        damage = discard_damaged_index(store)
-        if damage:
-            print(f"warning: the index is damaged: {damage}", file=sys.stderr)
-            print(f"building the index again from {settings.corpus_dir}", file=sys.stderr)
-        report = build_corpus(
-            settings.corpus_dir, store, embedder, show_progress=True, settings=ChunkingSettings(),
-            max_bytes=settings.max_upload_bytes,
-        )
+        report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True)
+    if damage:
+        print(f"warning: the index is damaged: {damage}", file=sys.stderr)
+        print(f"building the index again from {settings.corpus_dir}", file=sys.stderr)
     for message in report.errors.values():
         print(f"skipped {message}", file=sys.stderr)
     _print_report(store, report)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .build import BuildReport, remove_documents, source_path, sync_documents
+from .build import BuildReport, build_corpus, remove_documents, source_path, sync_documents
 from .chunking import ChunkingSettings
 from .embedding import TextEmbedder
 from .fsutil import fsync_dir
@@ -46,6 +46,7 @@ __all__ = [
     "remove_document",
     "index_lock",
     "discard_damaged_index",
+    "build_index",
 ]
 
 CONFLICT_POLICIES = ("rename", "replace", "error")
@@ -341,6 +342,18 @@ def discard_damaged_index(store: VectorStore) -> str | None:
         if hasattr(store, "reload"):
             store.reload()
         return str(err)
+
+
+def build_index(
+    store: VectorStore, embedder: TextEmbedder, corpus_dir: Path, *, max_bytes: int | None, show_progress: bool = False
+) -> tuple[BuildReport, str | None]:
+    """The build that ``python -m indexer build`` and the app's start-up both run: a damaged index
+    is discarded first, then the corpus folder is synced, refusing files over ``max_bytes`` as an
+    upload would be. Returns the report and what was wrong with a discarded index (``None``: it
+    was sound). Call it holding ``index_lock``."""
+    damage = discard_damaged_index(store)
+    report = build_corpus(corpus_dir, store, embedder, show_progress=show_progress, max_bytes=max_bytes)
+    return report, damage
 
 
 # ---- serialising index changes ------------------------------------------------------------

@@ -245,3 +245,12 @@ def test_app_serves_the_built_index_when_its_start_up_build_cannot_write(index, 
     empty = tmp_path / "never-built"
     with pytest.raises(OSError, match="could not write the index"):  # nothing to fall back on: the error stands
         app.update_index(FaissStore(empty), FakeEmbedder(), replace(settings, index_dir=empty))
+
+
+def test_app_start_up_refuses_a_file_over_the_upload_limit_as_the_cli_build_does(small_corpus, tmp_path, capsys):
+    (small_corpus / "huge.txt").write_text("Cramps are common at night. " * 40_000, encoding="utf-8")  # ~1.1 MB
+    settings = Settings(index_dir=tmp_path / "index", corpus_dir=small_corpus, model="fake-hash-64", max_upload_mb=1)
+    app.update_index(FaissStore(tmp_path / "index"), FakeEmbedder(), settings)
+    err = capsys.readouterr().err
+    assert "skipped huge.txt:" in err and "huge.txt: huge.txt" not in err
+    assert sorted(_bot(tmp_path / "index", small_corpus).manifest.documents) == ["cramps.txt", "sleep.md"]
