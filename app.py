@@ -623,7 +623,7 @@ class _Page:
 
     def answer(self, question: str, k: int | None, turns: list[dict]) -> tuple[str, list[dict], str]:
         history = [str(t["answer"].get("question", "")) for t in turns[-HISTORY_TURNS:]]
-        answer = self._ask(question, history, _ui_k(k, self.settings))
+        answer = self.bot.ask(question, history=history, k=_ui_k(k, self.settings))
         turns = (list(turns) + [{"answer": answer.to_dict(), "vote": None}])[-MAX_TURNS:]
         return render_conversation(turns, self.examples()), turns, ""
 
@@ -687,15 +687,7 @@ class _Page:
 
     def api_ask(self, question: str, k: int, history: list[str] | None) -> dict:
         history = [str(h) for h in history or () if h is not None][-HISTORY_TURNS:]
-        return self._ask(question, history, k or self.settings.k).to_dict()
-
-    def _ask(self, question: str, history: list[str], k: int):
-        """``Bot.ask``, tried a second time if the documents changed under it (an upload or removal
-        committed between finding a passage and reading its document)."""
-        try:
-            return self.bot.ask(question, history=history, k=k)
-        except (KeyError, IndexError_):
-            return self.bot.ask(question, history=history, k=k)
+        return self.bot.ask(question, history=history, k=k or self.settings.k).to_dict()
 
     # ---- documents -------------------------------------------------------------------------
 

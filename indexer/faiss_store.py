@@ -42,6 +42,7 @@ from .store import (
     IndexMissing,
     Manifest,
     NewDocument,
+    UnknownDocument,
     VectorStore,
     rank_hits,
 )
@@ -311,7 +312,7 @@ class FaissStore(VectorStore):
         gen = self._require()
         record = gen.manifest.documents.get(name)
         if record is None:
-            raise KeyError(f"no document named {name!r} in the index")
+            raise UnknownDocument(f"no document named {name!r} in the index")
         key = _text_key(record.sha256)
         with self._lock:
             cached = self._texts.get(key)

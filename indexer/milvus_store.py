@@ -68,6 +68,7 @@ from .store import (
     IndexMissing,
     Manifest,
     NewDocument,
+    UnknownDocument,
     VectorStore,
     rank_hits,
 )
@@ -447,7 +448,7 @@ class MilvusStore(VectorStore):
     def document_text(self, name: str) -> str:
         state = self._require()
         if name not in state.texts:
-            raise KeyError(f"no document named {name!r} in the index")
+            raise UnknownDocument(f"no document named {name!r} in the index")
         key, parts = state.texts[name]
         with self._lock:
             if key in self._texts:

@@ -57,6 +57,11 @@ class IndexMismatch(IndexError_):
     pass
 
 
+class UnknownDocument(IndexError_, KeyError):
+    """No document of that name in the index: asked by name (a ``KeyError``), or removed between
+    a search and the read of its text (an index error, which ``Bot.ask`` answers by trying again)."""
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     """What the index remembers of a document: enough to tell whether it changed."""

@@ -112,6 +112,25 @@ def test_a_change_committed_between_search_and_read_is_answered_once_more(index,
     assert failures and not answer.abstained and answer.passages
 
 
+def test_a_document_removed_between_search_and_read_is_answered_once_more(index, small_corpus, monkeypatch):
+    """The store says so with UnknownDocument, which Bot.ask retries like any index change;
+    callers that look a document up by name still catch it as a KeyError."""
+    bot = _bot(index, small_corpus)
+    real, failures = bot.store.document_text, []
+
+    def text_of_a_removed_document(name):
+        if not failures:
+            failures.append(name)
+            return real("no-such-document.txt")
+        return real(name)
+
+    monkeypatch.setattr(bot.store, "document_text", text_of_a_removed_document)
+    answer = bot.ask(CRAMP)
+    assert failures and not answer.abstained and answer.passages
+    with pytest.raises(KeyError):
+        real("no-such-document.txt")
+
+
 def test_nothing_is_written_on_top_of_an_index_that_vanished(index, small_corpus):
     bot = _bot(index, small_corpus)
     bot.ask(CRAMP)
