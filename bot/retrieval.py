@@ -151,8 +151,10 @@ class Retriever:
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        """Load the model and build the lexical index now rather than on the first question."""
-        self.embedder.encode(["warm up"])
+        """Load the model, the index (and its GPU copy, when searching there) and the lexical index
+        now rather than on the first question."""
+        vector = self.embedder.encode(["warm up"])
+        self.store.search(vector, 1)
         self.lexical()
 
     def lexical(self) -> LexicalIndex | None:

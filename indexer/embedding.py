@@ -148,7 +148,6 @@ class Embedder:
             path = resolve_model(self.name)  # first: a missing model is reported before torch is imported
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            path = resolve_model(self.name)
             if self.backend != "torch":
                 self._model = self._load_onnx(path)
                 self.device = "cpu"

@@ -388,8 +388,6 @@ class FaissStore(VectorStore):
             self._collect_garbage(manifest)
 
     def _write_generation(self, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
-        import faiss
-
         self.index_dir.mkdir(parents=True, exist_ok=True)
         current = self._current_name()
         number = int(current.split("-")[1]) + 1 if current else 1
