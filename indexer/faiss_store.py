@@ -17,7 +17,6 @@ live and loadable. Nothing is pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,8 @@ from .chunking import Chunk
 from .fsutil import fsync_dir, write_atomic
 from .store import (
     FORMAT_VERSION,
+    HNSW_EF_SEARCH,
+    IVF_NPROBE,
     TIE_SLACK,
     Hit,
     IndexCorrupt,
@@ -45,6 +46,7 @@ from .store import (
     UnknownDocument,
     VectorStore,
     rank_hits,
+    text_key,
 )
 
 __all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "EXACT_BELOW"]
@@ -54,9 +56,6 @@ __all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_f
 EXACT_BELOW = 50_000
 # Above it, IVF with 8-bit scalar quantisation: recall@10 0.99 at 1M passages in 0.4 ms, 400 bytes each.
 APPROXIMATE = "ivf-sq8"
-# Search-time accuracy knobs, set when an index is built and raised to these when one is loaded.
-HNSW_EF_SEARCH = 256
-IVF_NPROBE = 32
 # Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
 MMAP_ABOVE_BYTES = 256 * 1024 * 1024
 # Characters of document text kept in memory for quoting (every answer reads 1 to 10 documents).
@@ -313,7 +312,7 @@ class FaissStore(VectorStore):
         record = gen.manifest.documents.get(name)
         if record is None:
             raise UnknownDocument(f"no document named {name!r} in the index")
-        key = _text_key(record.sha256)
+        key = text_key(record.sha256)
         with self._lock:
             cached = self._texts.get(key)
         if cached is not None:
@@ -375,7 +374,7 @@ class FaissStore(VectorStore):
             try:
                 texts_dir = self.index_dir / "texts"
                 for doc in add:
-                    path = texts_dir / f"{_text_key(doc.record.sha256)}.txt"
+                    path = texts_dir / f"{text_key(doc.record.sha256)}.txt"
                     if not path.exists():
                         write_atomic(path, doc.text)
                 self._write_generation(manifest, chunks, vectors, index)
@@ -435,7 +434,7 @@ class FaissStore(VectorStore):
             stale_gen = path.name.startswith("gen-") and path.name != self._gen_name
             if stale_gen or path.name.startswith(".tmp-gen-"):
                 shutil.rmtree(path, ignore_errors=True)
-        wanted = {f"{_text_key(rec.sha256)}.txt" for rec in manifest.documents.values()}
+        wanted = {f"{text_key(rec.sha256)}.txt" for rec in manifest.documents.values()}
         texts_dir = self.index_dir / "texts"
         if texts_dir.is_dir():
             for path in texts_dir.iterdir():
@@ -451,6 +450,3 @@ def _crc32(path: Path) -> int:
     return value
 
 
-def _text_key(sha256: str) -> str:
-    """File name for a document's stored text; the source hash is enough to tell versions apart."""
-    return hashlib.sha256(f"text:{sha256}".encode()).hexdigest()[:32]

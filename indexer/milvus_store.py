@@ -61,6 +61,8 @@ import numpy as np
 from .chunking import Chunk
 from .store import (
     FORMAT_VERSION,
+    HNSW_EF_SEARCH,
+    IVF_NPROBE,
     TIE_SLACK,
     Hit,
     IndexCorrupt,
@@ -71,6 +73,7 @@ from .store import (
     UnknownDocument,
     VectorStore,
     rank_hits,
+    text_key,
 )
 
 __all__ = ["MilvusStore", "MilvusStoreError", "TOKEN_ENV", "is_local_uri"]
@@ -83,7 +86,6 @@ INSERT_BATCH = 1_000  # rows per insert call: ~2-8 MB of request, far below gRPC
 IDS_BATCH = 1_000  # primary keys per get/delete call
 SEARCH_LIMIT_MAX = 16_384  # Milvus' largest top-k
 DOC_NAME_MAX = 1_000  # bytes; a chunk's primary key is the name plus offsets and generation
-SEARCH_EF = 64  # HNSW search breadth, as the FAISS store uses
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
 _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "block", "sentences"]
 
@@ -385,9 +387,9 @@ class MilvusStore(VectorStore):
     def _search_params(self, state: _State, limit: int) -> dict:
         kind = state.manifest.index_type
         if kind == "hnsw":
-            return {"ef": max(SEARCH_EF, limit)}
+            return {"ef": max(HNSW_EF_SEARCH, limit)}
         if kind.startswith("ivf"):
-            return {"nprobe": 16}
+            return {"nprobe": IVF_NPROBE}
         return {}
 
     def _chunk(self, row: dict) -> Chunk:
@@ -585,7 +587,7 @@ class MilvusStore(VectorStore):
 
     def _write_text(self, doc: NewDocument) -> tuple[str, int]:
         """Store a document's text under a key derived from its content; unchanged texts are reused."""
-        key = hashlib.sha256(f"text:{doc.record.sha256}".encode()).hexdigest()[:32]
+        key = text_key(doc.record.sha256)
         parts = _split(doc.text)
         self._upsert_meta([(f"text/{key}/{i}", "text", 0, p) for i, p in enumerate(parts)])
         return key, len(parts)

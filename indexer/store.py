@@ -12,6 +12,8 @@ crash at any point leaves the previous state loadable.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -39,6 +41,15 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+# Search-time accuracy knobs of the approximate index types, shared by every store so that they
+# answer alike: HNSW's search breadth and IVF's lists probed per query (docs/performance.md).
+HNSW_EF_SEARCH = 256
+IVF_NPROBE = 32
+
+
+def text_key(sha256: str) -> str:
+    """Storage key of a document's text; the source hash is enough to tell versions apart."""
+    return hashlib.sha256(f"text:{sha256}".encode()).hexdigest()[:32]
 
 
 class IndexError_(RuntimeError):
