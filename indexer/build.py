@@ -143,7 +143,10 @@ def sync_documents(
 
     chunked = [(doc, chunk_text(doc.text, doc.name, settings)) for doc in to_embed]
     texts = [c.embed_text for _, chunks in chunked for c in chunks]
-    vectors = _encode_with_progress(embedder, texts, show_progress, on_progress)
+    if texts:
+        vectors = _encode_with_progress(embedder, texts, show_progress, on_progress)
+    else:  # only titles changed, or documents were removed: no model needed
+        vectors = np.zeros((0, old.dimension if old else embedder.dimension), dtype=np.float32)
     report.chunks_embedded = len(texts)
 
     now = _now()
@@ -166,8 +169,11 @@ def sync_documents(
         offset += len(chunks)
     dimension = vectors.shape[1] if len(vectors) else (old.dimension if old else embedder.dimension)
     remove_names = set(gone) | (set(old_docs) if rebuild_all else set())
-    sample, single_sentence = _all_vectors_after(store, remove_names, new_docs, dimension)
-    calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence])
+    if old is not None and not new_docs and not remove_names:
+        calibration = old.calibration  # only titles changed: the vectors, and so their statistics, did not
+    else:
+        sample, single_sentence = _all_vectors_after(store, remove_names, new_docs, dimension)
+        calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence])
     manifest = Manifest(
         model=embedder.name,
         dimension=dimension,

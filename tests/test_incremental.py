@@ -59,10 +59,11 @@ def test_title_change_updates_the_record_without_embedding(small_corpus, tmp_pat
     store, embedder = FaissStore(tmp_path / "index"), FakeEmbedder()
     build_corpus(small_corpus, store, embedder)
     (small_corpus / "corpus.toml").write_text('[documents."sleep.md"]\ntitle = "Sleep guide"\n', encoding="utf-8")
-    before = embedder.texts_encoded
+    before, calibration = (embedder.texts_encoded, embedder.calls), store.read_manifest().calibration
     report = build_corpus(small_corpus, store, embedder)
     assert report.updated == ["sleep.md"] and report.chunks_embedded == 0
-    assert embedder.texts_encoded - before == len(PROBE_QUESTIONS)
+    assert (embedder.texts_encoded, embedder.calls) == before  # not even the calibration probes: nothing changed for them
+    assert store.read_manifest().calibration == calibration
     assert store.documents()["sleep.md"].title == "Sleep guide"
 
 
