@@ -131,10 +131,22 @@ def run_load(make_caller: Callable[[], Callable[[str], object]], questions: Sequ
 # --------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port of 127.0.0.1 free right now (the tests' app servers use it too)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate, and kill if it has not exited within 15 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
 
 
 @dataclass
@@ -156,18 +168,12 @@ class AppRun:
         return "\n".join(line for _, line in list(self.lines))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
 def launch_app(corpus: Path, index: Path, workdir: Path) -> AppRun:
     """Start ``python app.py`` on a free port of 127.0.0.1 and read its output in a thread."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

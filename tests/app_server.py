@@ -7,7 +7,6 @@ names a corpus folder and an empty index folder.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench.serving import free_port, stop_process
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
@@ -32,12 +33,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class AppServer:
     url: str
@@ -49,13 +44,7 @@ class AppServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
 def start_app(corpus: Path, workdir: Path, *, timeout: float = 180.0, env: dict[str, str] | None = None) -> AppServer:
