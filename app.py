@@ -36,7 +36,7 @@ from bot.bot import Bot, open_settings_store
 from indexer.loaders import LOADERS, DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
-from indexer.store import DocumentRecord, IndexError_
+from indexer.stores import DocumentRecord, IndexError_
 
 __all__ = [
     "build_app",

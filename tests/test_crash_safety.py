@@ -14,10 +14,10 @@ import pytest
 import indexer.__main__ as cli
 from bot.bot import Bot
 from indexer.build import build_corpus
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.manage import IndexBusy, index_lock
 from indexer.settings import Settings
-from indexer.store import IndexCorrupt, IndexError_
+from indexer.stores import IndexCorrupt, IndexError_
 from tests.fakes import FakeEmbedder
 from tests.slow_build import PAUSE_POINTS
 

@@ -22,13 +22,13 @@ import pytest
 import app
 import indexer.__main__ as cli
 import indexer.embedding as embedding
-import indexer.faiss_store as faiss_store
+import indexer.stores.faiss as faiss_store
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.embedding import Embedder, ModelNotFound, resolve_model
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
-from indexer.store import IndexMismatch, IndexMissing
+from indexer.stores import IndexMismatch, IndexMissing
 from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
