@@ -1184,7 +1184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if off and not settings.read_only:
             log.warning(off)
         settings = replace(settings, read_only=off is not None)
-        embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
+        embedder = Embedder.from_settings(settings)
         store = open_settings_store(settings)
         print(update_index(store, embedder, settings), flush=True)
         bot = Bot.load(settings, embedder=embedder, store=store)  # the store just brought up to date: read once

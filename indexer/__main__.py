@@ -102,7 +102,7 @@ def _print_report(store: VectorStore, report: BuildReport) -> None:
 
 
 def _build(settings: Settings, store: VectorStore) -> int:
-    embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
+    embedder = Embedder.from_settings(settings)
     with _writing(store):
         report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True)
     if damage:
@@ -124,7 +124,7 @@ def _add(settings: Settings, store: VectorStore, args: argparse.Namespace) -> in
         else:
             print(f"refused {result.message}", file=sys.stderr)
     if any(r.ok for r in results):
-        embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
+        embedder = Embedder.from_settings(settings)
         with _writing(store):
             report = index_added(store, embedder, [r for r in results if r.ok])
         _print_report(store, report)

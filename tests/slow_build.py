@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fsutil.fsync_dir = fsync_dir
     faiss_store.fsync_dir = fsync_dir
-    cli.Embedder = lambda *a, **k: PausingEmbedder()
+    cli.Embedder.from_settings = staticmethod(lambda settings: PausingEmbedder())
     return cli.main(indexer_args)
 
 

@@ -229,7 +229,7 @@ def test_index_lock_nests_in_a_thread_and_excludes_other_threads(tmp_path):
 @pytest.fixture
 def fake_cli(monkeypatch) -> FakeEmbedder:
     embedder = FakeEmbedder()
-    monkeypatch.setattr(cli, "Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr(cli.Embedder, "from_settings", staticmethod(lambda settings: embedder))
     return embedder
 
 
