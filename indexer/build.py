@@ -173,7 +173,7 @@ def sync_documents(
         calibration = old.calibration  # only titles changed: the vectors, and so their statistics, did not
     else:
         sample, single_sentence = _all_vectors_after(store, remove_names, new_docs, dimension)
-        calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence])
+        calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence]).to_dict()
     manifest = Manifest(
         model=embedder.name,
         dimension=dimension,

@@ -99,15 +99,15 @@ def test_index_damaged_while_running_keeps_serving_the_loaded_generation(index, 
 
 def test_a_change_committed_between_search_and_read_is_answered_once_more(index, small_corpus, monkeypatch):
     bot = _bot(index, small_corpus)
-    real, failures = bot._passage, []
+    real, failures = bot._source, []
 
-    def passage_of_a_replaced_document(*args, **kwargs):
+    def text_of_a_replaced_document(*args, **kwargs):
         if not failures:  # the first read finds the document replaced under the search's chunk
             failures.append(1)
             raise IndexMismatch("the stored text of cramps.txt no longer matches its chunks")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bot, "_passage", passage_of_a_replaced_document)
+    monkeypatch.setattr(bot, "_source", text_of_a_replaced_document)
     answer = bot.ask(CRAMP)
     assert failures and not answer.abstained and answer.passages
 
