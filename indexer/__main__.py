@@ -11,7 +11,7 @@ from typing import Iterator
 from .build import BuildReport
 from .embedding import BACKENDS, Embedder, ModelNotFound
 from .loaders import LOADERS, DocumentError
-from .manage import IndexBusy, add_files, build_index, index_added, index_lock, remove_document
+from .manage import IndexBusy, add_files, build_index, build_warnings, index_added, index_lock, remove_document
 from .onnx_backend import OnnxBackendError
 from .settings import Settings
 from .stores import INDEX_TYPES, STORES, IndexError_, VectorStore, open_store
@@ -105,11 +105,8 @@ def _build(settings: Settings, store: VectorStore) -> int:
     embedder = Embedder.from_settings(settings)
     with _writing(store):
         report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True)
-    if damage:
-        print(f"warning: the index is damaged: {damage}", file=sys.stderr)
-        print(f"building the index again from {settings.corpus_dir}", file=sys.stderr)
-    for message in report.errors.values():
-        print(f"skipped {message}", file=sys.stderr)
+    for line in build_warnings(report, damage, settings.corpus_dir):
+        print(line, file=sys.stderr)
     _print_report(store, report)
     return 1 if report.errors and not (report.changed or report.unchanged) else 0
 
