@@ -11,7 +11,6 @@ for the environment variables.
 """
 
 import logging
-import os
 import sys
 from dataclasses import replace
 from typing import Sequence
@@ -20,7 +19,7 @@ import gradio as gr
 
 from bot.bot import Bot, open_settings_store
 from indexer.embedding import Embedder, ModelNotFound
-from indexer.settings import Settings
+from indexer.settings import Settings, quiet_cli_environment
 from indexer.stores import IndexError_
 from quotebot_app.assets import static_text
 from quotebot_app.cli import CONCURRENCY, build_parser, launch_kwargs, settings_from_args, update_index
@@ -141,12 +140,10 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
     return app
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    quiet_cli_environment()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
 
     try:
         settings = settings_from_args(args)

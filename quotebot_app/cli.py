@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from indexer.manage import build_index, build_warnings, index_lock
-from indexer.settings import Settings
+from indexer.settings import Settings, add_settings_flags, settings_from_args
 from indexer.stores import IndexError_
 
 from .assets import page_style
@@ -21,33 +21,14 @@ __all__ = ["CONCURRENCY", "build_parser", "launch_kwargs", "settings_from_args",
 CONCURRENCY = 8  # events served at once; Bot.ask is thread-safe (the model call is serialised)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python app.py",
+        prog=prog or "python app.py",
         description="Serve the chat page that answers questions by quoting the documents.",
         epilog="Login (optional): set QUOTEBOT_AUTH=user:password or QUOTEBOT_AUTH_FILE=path (lines user:password).",
     )
-    parser.add_argument("--corpus", help="folder of documents (default: ./corpus, or $QUOTEBOT_CORPUS)")
-    parser.add_argument("--index", help="index folder (default: ./index, or $QUOTEBOT_INDEX)")
-    parser.add_argument("--host", help="address to listen on (default: 127.0.0.1, or $QUOTEBOT_HOST)")
-    parser.add_argument("--port", type=int, help="port (default: 7860, or $QUOTEBOT_PORT)")
-    parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
-    parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
-    parser.add_argument("--model", help="sentence-transformers model name or path")
-    parser.add_argument(
-        "--read-only", action="store_true", default=None,
-        help="list the documents but offer no upload or removal (or set QUOTEBOT_READ_ONLY=1)",
-    )
+    add_settings_flags(parser)
     return parser
-
-
-def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
-    """Flags over ``QUOTEBOT_*`` variables over defaults."""
-    return Settings.from_env(
-        None if env is None else dict(env),
-        corpus_dir=args.corpus, index_dir=args.index, host=args.host, port=args.port,
-        store=args.store, uri=args.uri, model=args.model, read_only=args.read_only,
-    )
 
 
 def launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> dict[str, Any]:
