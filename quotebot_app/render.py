@@ -226,6 +226,8 @@ def render_source(passage: Mapping[str, Any], document_text: str, *, nonce: int 
     meta = " · ".join(_e(x) for x in (passage.get("document", ""), passage.get("location", "")) if x)
     return (
         f'<div class="qb-source-inner" data-shown="{int(nonce)}">'
+        '<button type="button" class="qb-source-close" data-action="close-source" '
+        'aria-label="Close the source">Close</button>'
         f'<h2 class="qb-source-heading" tabindex="-1">{title}</h2>'
         f'<p class="qb-source-meta">{meta}</p>{note}'
         f'<div class="qb-doc" tabindex="0" role="region" aria-label="Full text of {title}">{body}</div>'

@@ -3,7 +3,10 @@ element.addEventListener('click', (event) => {
   if (!b || !element.contains(b)) return;
   const data = {turn: Number(b.dataset.turn), index: Number(b.dataset.index), value: b.dataset.value || ''};
   const action = b.dataset.action;
-  if (action === 'cite') trigger('cite', data);
+  if (action === 'cite') {
+    document.body.dataset.qbCite = `${data.turn}:${data.index}`;  // where focus returns when the source closes
+    trigger('cite', data);
+  }
   else if (action === 'suggest' || action === 'example') trigger('ask', {...data, kind: action});
   else if (action === 'vote') trigger('vote', data);
 });

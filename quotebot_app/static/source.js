@@ -1,10 +1,31 @@
+// The source opens where the reader is: beside the answer on a wide screen (the column is sticky),
+// as a sheet over it on a narrow one (#qb-source-col.qb-open, see page.css; Gradio scopes the
+// page's @media rules to its container, so the class sits on the column, not on body). The page never scrolls:
+// only the document inside the panel moves to the quote. Escape or the close button shuts the
+// sheet and gives focus back to the citation that opened it.
+const column = () => element.closest('#qb-source-col') || element;
+const closeSource = () => {
+  if (!column().classList.contains('qb-open')) return;
+  column().classList.remove('qb-open');
+  const [turn, index] = (document.body.dataset.qbCite || '').split(':');
+  const cite = document.querySelector(`#qb-chat .qb-cite[data-turn="${turn}"][data-index="${index}"]`);
+  if (cite) cite.focus({preventScroll: true});
+};
+element.addEventListener('click', (event) => {
+  if (event.target.closest('[data-action="close-source"]')) closeSource();
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') closeSource();
+});
 watch('value', () => {
   const mark = element.querySelector('mark.qb-span');
   const doc = element.querySelector('.qb-doc');
-  if (!mark || !doc) return;
+  if (!mark || !doc) {
+    column().classList.remove('qb-open');
+    return;
+  }
+  column().classList.add('qb-open');
   doc.scrollTop = Math.max(0, mark.offsetTop - doc.clientHeight / 3);
-  const box = element.getBoundingClientRect();
-  if (box.top < 0 || box.top > window.innerHeight * 0.6) element.scrollIntoView({block: 'start'});
   const heading = element.querySelector('.qb-source-heading');
   if (heading) heading.focus({preventScroll: true});
 });

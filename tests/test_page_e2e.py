@@ -1,0 +1,135 @@
+"""The chat page in headless Chromium, fast: the real app served in this process on 127.0.0.1
+with the fake embedder, over a corpus of three documents the test writes.
+
+These check what a reader notices in the first minutes: a citation that keeps the answer in
+view, asking within chosen documents, votes that can change, a conversation that survives a
+reload. The bundled corpus with the real model is ``test_app_e2e.py``'s job.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.settings import Settings
+from tests.app_server import ask_on_page, free_port, serve_in_process
+from tests.app_server import browser  # noqa: F401 - a fixture used by the tests below
+from tests.fakes import FakeEmbedder
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+GARDEN = (
+    "# Garden roses\n\n"
+    "Roses need six hours of direct sun every day. Water roses deeply once a week at the base of the plant. "
+    "Prune roses in late winter, just before the buds swell.\n\n"
+    "Black spot is a fungal disease of rose leaves. Remove fallen rose leaves to stop black spot spreading. "
+    "Mulch keeps rose roots cool and moist in summer.\n\n"
+    "Aphids gather on young rose shoots in spring. A strong jet of water knocks aphids off rose shoots. "
+    "Ladybirds eat aphids and protect the roses.\n"
+)
+BICYCLE = (
+    "# Bicycle care\n\n"
+    "Clean the bicycle chain after riding in rain. Oil the bicycle chain with a drop on each link. "
+    "Wipe off extra chain oil so dirt does not stick.\n\n"
+    "Check bicycle tyre pressure every week. The right tyre pressure is printed on the tyre wall. "
+    "Soft tyres wear quickly and puncture easily.\n\n"
+    "Brake pads wear down with use. Replace bicycle brake pads when the grooves are gone. "
+    "Test the brakes before every long ride.\n"
+)
+TEA = (
+    "# Brewing tea\n\n"
+    "Green tea brews best with water at eighty degrees. Boiling water makes green tea bitter. "
+    "Steep green tea for two to three minutes.\n\n"
+    "Black tea needs boiling water and four minutes of steeping. Milk softens the taste of strong black tea. "
+    "Store tea leaves in a dark airtight tin.\n\n"
+    "Oolong tea can be steeped several times. Each oolong steeping brings out new flavours of the tea leaves.\n"
+)
+DOCUMENTS = {"roses.md": GARDEN, "bicycle.md": BICYCLE, "tea.md": TEA}
+QUESTIONS = ["What protects roses from aphids?", "How do I oil the bicycle chain?", "How long do I steep green tea?"]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app on a free port of 127.0.0.1; yields (url, settings)."""
+    root = tmp_path_factory.mktemp("page")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in DOCUMENTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = Settings(
+        corpus_dir=corpus, index_dir=root / "index", feedback_path=root / "feedback" / "feedback.jsonl",
+        port=free_port(), k=5,
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GRADIO_TEMP_DIR", str(root / "gradio-tmp"))
+        blocks, url = serve_in_process(settings, FakeEmbedder())
+    yield url, settings
+    blocks.close()
+
+
+def open_page(browser, url: str, *, width: int = 1280, height: int = 900, dark: bool = False):
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme="dark" if dark else "light")
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("#qb-chat .qb-log")
+    return context, page
+
+
+def in_viewport(page, locator) -> bool:
+    box = locator.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= height
+
+
+# ---- 1. a citation keeps the answer where it is ----------------------------------------------
+
+
+def test_citation_opens_beside_the_answer_without_scrolling_it_away(browser, served):
+    url, _ = served
+    context, page = open_page(browser, url, height=720)
+    for question in QUESTIONS:
+        ask_on_page(page, question)
+    page.wait_for_timeout(700)  # the new turn's smooth scroll settles
+    last = page.locator(".qb-turn").last
+    cite = last.locator(".qb-cite").last
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    page.wait_for_timeout(300)
+    before = page.evaluate("window.scrollY")
+    assert before > 200, "three turns make the page scroll; otherwise this test proves nothing"
+    cite_box = cite.bounding_box()
+    cite.click()
+    page.locator("#qb-source mark.qb-span").wait_for()
+    page.wait_for_timeout(500)
+    assert abs(page.evaluate("window.scrollY") - before) < 5  # the page did not move
+    after = cite.bounding_box()
+    assert abs(after["y"] - cite_box["y"]) < 5 and in_viewport(page, cite)
+    assert in_viewport(page, page.locator("#qb-source mark.qb-span"))  # and the source is in view beside it
+    source_box = page.locator("#qb-source").bounding_box()
+    assert source_box["x"] > cite_box["x"] + cite_box["width"] / 2  # beside, not over
+    context.close()
+
+
+def test_on_a_phone_the_source_opens_over_the_answer_and_closes_back_to_it(browser, served):
+    url, _ = served
+    context, page = open_page(browser, url, width=390, height=844)
+    for question in QUESTIONS[:2]:
+        ask_on_page(page, question)
+    page.wait_for_timeout(700)
+    cite = page.locator(".qb-turn").last.locator(".qb-cite").first
+    cite.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    before = page.evaluate("window.scrollY")
+    cite.click()
+    mark = page.locator("#qb-source mark.qb-span")
+    mark.wait_for()
+    page.wait_for_timeout(500)
+    assert abs(page.evaluate("window.scrollY") - before) < 5
+    assert in_viewport(page, mark)
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], width
+    page.keyboard.press("Escape")  # closes the sheet; the reader is back at the citation
+    page.wait_for_function("!document.querySelector('#qb-source-col').classList.contains('qb-open')")
+    assert abs(page.evaluate("window.scrollY") - before) < 5 and in_viewport(page, cite)
+    assert page.evaluate("document.activeElement && document.activeElement.classList.contains('qb-cite')")
+    context.close()
+
