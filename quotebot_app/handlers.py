@@ -23,6 +23,7 @@ from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove
 from indexer.settings import Settings
 from indexer.stores import DocumentRecord, IndexError_
 
+from .api import ApiInputError, check_request
 from .feedback import FeedbackLog
 from .render import (
     SOURCE_PLACEHOLDER,
@@ -118,9 +119,14 @@ class Page:
     def on_clear(self):
         return render_conversation([], self.examples()), [], SOURCE_PLACEHOLDER
 
-    def api_ask(self, question: str, k: int, history: list[str] | None) -> dict:
-        history = [str(h) for h in history or () if h is not None][-HISTORY_TURNS:]
-        return self.bot.ask(question, history=history, k=k or self.settings.k).to_dict()
+    def api_ask(self, question: object, k: object, history: object) -> dict:
+        """The ``/ask`` endpoint: a request with a bad field is refused with an error naming it."""
+        try:
+            request = check_request(question, k, history, default_k=self.settings.k)
+        except ApiInputError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        history = list(request.history[-HISTORY_TURNS:])
+        return self.bot.ask(request.question, history=history, k=request.k).to_dict()
 
     # ---- documents -------------------------------------------------------------------------
 

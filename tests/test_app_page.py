@@ -6,13 +6,14 @@ Fast: the bot runs on the fake embedder over a corpus the test writes.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
 import pytest
 
 import app
-from quotebot_app import cli, feedback, guards, handlers, render
+from quotebot_app import api, cli, feedback, guards, handlers, render
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
@@ -230,6 +231,32 @@ def test_api_ask_returns_the_answer_schema(page):
     data = page.api_ask("What is a leg cramp?", 1, ["earlier question"])
     assert set(data) == {"question", "abstained", "message", "passages", "notice", "suggestions", "searched_as"}
     assert len(data["passages"]) == 1
+
+
+def test_api_request_check_names_the_field_and_the_allowed_range():
+    ok = api.check_request("Q?", None, None, default_k=3)
+    assert (ok.question, ok.k, ok.history, ok.documents) == ("Q?", 3, (), None)
+    assert api.check_request("Q?", 10, ["a", "b"], default_k=3, documents=["x.txt"]) == api.AskRequest("Q?", 10, ("a", "b"), ("x.txt",))
+    assert api.check_request("Q?", 4.0, (), default_k=3).k == 4  # JSON has one number type
+    bad = [
+        ({"k": 11}, "k must be from 1 to 10 (passages to return); got 11"),
+        ({"k": True}, "k must be a whole number"),
+        ({"history": "ps? What is dystonia?"}, "history must be a list of earlier questions, oldest first (strings); got a string"),
+        ({"history": [None]}, "history[0] must be a string"),
+        ({"question": 5}, "question must be a string"),
+        ({"documents": "a.txt"}, "documents must be a list of document names"),
+    ]
+    for fields, message in bad:
+        request = {"question": "Q?", "k": None, "history": None, **fields}
+        with pytest.raises(api.ApiInputError, match=re.escape(message)):
+            api.check_request(request.pop("question"), request.pop("k"), request.pop("history"), default_k=3, **request)
+
+
+def test_api_ask_refuses_a_bad_field_instead_of_guessing(page):
+    with pytest.raises(gr.Error, match="k must be from 1 to 10"):
+        page.api_ask("What is a leg cramp?", 11, None)
+    with pytest.raises(gr.Error, match="history must be a list"):
+        page.api_ask("What is a leg cramp?", 2, "What is a leg cramp?")
 
 
 def test_feedback_log_rejects_unknown_votes(tmp_path):

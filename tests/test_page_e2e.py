@@ -133,3 +133,40 @@ def test_on_a_phone_the_source_opens_over_the_answer_and_closes_back_to_it(brows
     assert page.evaluate("document.activeElement && document.activeElement.classList.contains('qb-cite')")
     context.close()
 
+
+# ---- 2. the API refuses bad input, naming the field ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    from gradio_client import Client
+
+    return Client(served[0] + "/", verbose=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"k": 11}, "k must be from 1 to 10"),
+        ({"k": 0}, "k must be from 1 to 10"),
+        ({"k": -1}, "k must be from 1 to 10"),
+        ({"k": "abc"}, "k must be a whole number from 1 to 10"),
+        ({"k": 2.5}, "k must be a whole number from 1 to 10"),
+        ({"history": "ps? What is dystonia?"}, "history must be a list of earlier questions"),
+        ({"history": ["fine", 3]}, "history[1] must be a string"),
+        ({"history": {"q": "x"}}, "history must be a list"),
+    ],
+)
+def test_api_refuses_wrong_types_and_out_of_range_values_naming_the_field(client, kwargs, expected):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        client.predict(question=QUESTIONS[1], api_name="/ask", **kwargs)
+    assert expected in str(err.value)
+
+
+def test_api_takes_valid_k_and_history_as_sent(client):
+    answer = client.predict(question="bicycle tyre pressure", k=1, history=["What protects roses?"], api_name="/ask")
+    assert len(answer["passages"]) == 1  # two match; k=1 is taken as sent
+    follow_up = client.predict(question="And the brake pads?", k=2, history=[QUESTIONS[1]], api_name="/ask")
+    assert follow_up["searched_as"] == f"{QUESTIONS[1]} And the brake pads?"  # the list, not its characters
