@@ -55,6 +55,10 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
                     1, UI_MAX_K, value=max(1, min(settings.k, UI_MAX_K)), step=1,
                     label="Passages to show", elem_id="qb-k",
                 )
+                scope = gr.Dropdown(
+                    choices=[], value=[], multiselect=True, label="Search in",
+                    info="Only these documents (all when none is chosen)", visible=False, elem_id="qb-scope",
+                )
                 with gr.Row():
                     theme = gr.Button("Light / dark", size="sm", elem_id="qb-theme", min_width=80)
                     clear = gr.Button("New chat", size="sm", elem_id="qb-clear", min_width=80)
@@ -106,13 +110,14 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
                 )
 
         private = {"api_visibility": "private", "show_progress": "minimal"}
-        question.submit(page.on_submit, [question, k, turns], [chat, turns, question], **private)
-        chat.ask(page.on_ask, [k, turns], [chat, turns, question], **private)
+        question.submit(page.on_submit, [question, k, turns, scope], [chat, turns, question], **private)
+        chat.ask(page.on_ask, [k, turns, scope], [chat, turns, question], **private)
         chat.cite(page.on_cite, [turns], [source], **private)
         chat.vote(page.on_vote, [turns], [chat, turns], **private)
         clear.click(page.on_clear, None, [chat, turns, source], **private)
         theme.click(None, js=static_text("theme_toggle.js"), api_visibility="private")
         app.load(page.documents_html, None, [documents], **private)
+        app.load(page.scope_choices, None, [scope], **private)
         documents_panel.expand(page.documents_html, None, [documents], **private)  # others may have changed them
         if page.manage:
             # One change to the documents at a time (index_lock also keeps out other processes);
@@ -121,20 +126,25 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
             files.upload(
                 page.on_upload, [files], [files, status, documents], show_progress="full", show_progress_on=[files],
                 **changing,
-            )
+            ).then(page.scope_choices, None, [scope], **private)
             documents.ask_remove(page.on_ask_remove, None, [documents], **private)
             documents.cancel(page.on_cancel_remove, None, [documents], **private)
-            documents.remove(page.on_remove, None, [status, documents], **changing, show_progress="minimal")
+            documents.remove(page.on_remove, None, [status, documents], **changing, show_progress="minimal").then(
+                page.scope_choices, None, [scope], **private
+            )
 
         default_k = settings.k
 
-        def ask(question: str, k: int = default_k, history: list[str] | None = None) -> dict:
+        def ask(
+            question: str, k: int = default_k, history: list[str] | None = None, documents: list[str] | None = None
+        ) -> dict:
             """Answer one question by quoting the documents: returns Answer.to_dict().
 
             question: the question. k: passages to return (1-10). history: the previous
             questions of the conversation, oldest first, so a short follow-up is read in context.
+            documents: names of indexed documents to search (all when left out).
             """
-            return page.api_ask(question, k, history)
+            return page.api_ask(question, k, history, documents)
 
         gr.api(ask, api_name="ask")
     return app

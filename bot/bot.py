@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -157,26 +157,33 @@ class Bot:
 
     # ---- answering -----------------------------------------------------------------------
 
-    def ask(self, question: object, history: Sequence[str] | None = None, k: int | None = None) -> Answer:
+    def ask(
+        self, question: object, history: Sequence[str] | None = None, k: int | None = None,
+        documents: Collection[str] | None = None,
+    ) -> Answer:
         """Quote the passages that answer ``question``, or abstain and say why.
+
+        ``documents`` (names in the index) restricts the search to those documents.
 
         An index that cannot be read (deleted or damaged while the bot runs, and
         not already in memory) is an abstention with a plain message, never an
         exception; the details, with the command that repairs it, go to the log.
         """
         try:
-            return self._ask(question, history, k)
+            return self._ask(question, history, k, documents)
         except IndexError_:  # a change committed between the search and the read: once more, on the new index
             pass
         try:
             self._forget_derived()  # texts, sentences and manifest may belong to the generation read before
-            return self._ask(question, history, k)
+            return self._ask(question, history, k, documents)
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)
             message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."
             return Answer(clean_question(question)[: self.settings.max_question_chars], True, message, notice=self.info.notice)
 
-    def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
+    def _ask(
+        self, question: object, history: Sequence[str] | None, k: int | None, documents: Collection[str] | None = None
+    ) -> Answer:
         text = clean_question(question)
         k = max(1, min(int(k or self.settings.k), 10))
         notice = self.info.notice
@@ -189,7 +196,7 @@ class Bot:
         earlier = [clean_question(h)[:limit] for h in history or ()]
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
-        candidates = self.retriever.retrieve(searched, vector)
+        candidates = self.retriever.retrieve(searched, vector, documents)
         answer = compose(
             text,
             candidates,

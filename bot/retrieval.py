@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -178,10 +178,12 @@ class Retriever:
     def embed(self, query: str) -> np.ndarray:
         return self.embedder.encode([query])[0]
 
-    def retrieve(self, query: str, query_vector: np.ndarray | None = None) -> list[Candidate]:
-        """Candidates for ``query``, best first by fused score."""
+    def retrieve(
+        self, query: str, query_vector: np.ndarray | None = None, documents: Collection[str] | None = None
+    ) -> list[Candidate]:
+        """Candidates for ``query``, best first by fused score; only from ``documents`` when given."""
         vector = self.embed(query) if query_vector is None else query_vector
-        hits = self.store.search(vector[None, :], self.candidates)[0]
+        hits = self._search(vector, documents)
         if not hits:
             return []
         lexical = self.lexical()
@@ -204,3 +206,15 @@ class Retriever:
         ]
         fused.sort(key=lambda c: c.score, reverse=True)
         return fused
+
+    def _search(self, vector: np.ndarray, documents: Collection[str] | None) -> list:
+        """The store's nearest chunks; within ``documents``, searched wider until enough of theirs come
+        back (or the whole index has been seen), so a small chosen document is not crowded out."""
+        if documents is None:
+            return self.store.search(vector[None, :], self.candidates)[0]
+        wanted, n, total = set(documents), self.candidates, self.store.count()
+        while True:
+            hits = [h for h in self.store.search(vector[None, :], n)[0] if h.chunk.doc in wanted]
+            if len(hits) >= self.candidates or n >= total:
+                return hits[: self.candidates]
+            n = min(total, n * 8)

@@ -9,9 +9,9 @@ Pure: ``check_request`` takes what the caller sent and returns an ``AskRequest``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
-__all__ = ["API_MAX_K", "AskRequest", "ApiInputError", "check_request"]
+__all__ = ["API_MAX_K", "AskRequest", "ApiInputError", "check_documents", "check_request"]
 
 API_MAX_K = 10  # Bot.ask's own limit
 MAX_HISTORY = 50  # earlier questions a caller may send (only the last few are read)
@@ -70,6 +70,19 @@ def check_request(question: Any, k: Any, history: Any, *, default_k: int, docume
     earlier = () if history is None else check_strings(history, "history", "earlier questions, oldest first", limit=MAX_HISTORY)
     chosen = None if documents is None else check_strings(documents, "documents", "document names", limit=10_000)
     return AskRequest(question, check_k(k, default_k), earlier, chosen)
+
+
+def check_documents(names: tuple[str, ...] | None, indexed: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The chosen documents, each one in the index (its name, as ``indexer list`` shows it)."""
+    if names is None:
+        return None
+    if not names:
+        raise ApiInputError("documents must name at least one document; leave it out to search them all")
+    unknown = [n for n in names if n not in indexed]
+    if unknown:
+        listed = ", ".join(sorted(indexed)[:20]) or "none"
+        raise ApiInputError(f"documents: {unknown[0]!r} is not in the index; the documents are: {listed}")
+    return tuple(dict.fromkeys(names))
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -23,7 +23,7 @@ from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove
 from indexer.settings import Settings
 from indexer.stores import DocumentRecord, IndexError_
 
-from .api import ApiInputError, check_request
+from .api import ApiInputError, check_documents, check_request
 from .feedback import FeedbackLog
 from .render import (
     SOURCE_PLACEHOLDER,
@@ -58,19 +58,35 @@ class Page:
     def examples(self) -> tuple[str, ...]:
         return tuple(self.bot.info.examples)
 
-    def answer(self, question: str, k: int | None, turns: list[dict]) -> tuple[str, list[dict], str]:
+    def answer(
+        self, question: str, k: int | None, turns: list[dict], scope: Sequence[str] | None = None
+    ) -> tuple[str, list[dict], str]:
         history = [str(t["answer"].get("question", "")) for t in turns[-HISTORY_TURNS:]]
-        answer = self.bot.ask(question, history=history, k=_ui_k(k, self.settings))
-        turns = (list(turns) + [{"answer": answer.to_dict(), "vote": None}])[-MAX_TURNS:]
+        records = self.bot.store.documents() if scope else {}
+        chosen = [name for name in dict.fromkeys(scope or ()) if name in records]  # removed since: dropped
+        answer = self.bot.ask(question, history=history, k=_ui_k(k, self.settings), documents=chosen or None)
+        turn = {"answer": answer.to_dict(), "vote": None}
+        if chosen:
+            turn["documents"] = [records[name].title or name for name in chosen]
+        turns = (list(turns) + [turn])[-MAX_TURNS:]
         return render_conversation(turns, self.examples()), turns, ""
 
-    def on_submit(self, question: str, k: float, turns: list[dict] | None):
+    def on_submit(self, question: str, k: float, turns: list[dict] | None, scope: list[str] | None = None):
         turns = list(turns or [])
         if not str(question or "").strip():
             return gr.skip(), turns, question
-        return self.answer(question, k, turns)
+        return self.answer(question, k, turns, scope)
 
-    def on_ask(self, k: float, turns: list[dict] | None, evt: gr.EventData):
+    def scope_choices(self):
+        """The "Search in" control: every indexed document by title, shown when there are two or more."""
+        try:
+            records = self.bot.store.documents()
+        except IndexError_:
+            records = {}
+        choices = [(r.title or r.name, r.name) for r in sorted(records.values(), key=lambda r: ((r.title or r.name).casefold(), r.name))]
+        return gr.Dropdown(choices=choices, visible=len(choices) > 1)
+
+    def on_ask(self, k: float, turns: list[dict] | None, evt: gr.EventData, scope: list[str] | None = None):
         turns = list(turns or [])
         data = getattr(evt, "_data", None) or {}
         question = None
@@ -84,7 +100,7 @@ class Page:
             question = suggestions[index] if 0 <= index < len(suggestions) else None
         if question is None:
             return gr.skip(), turns, gr.skip()
-        return self.answer(question, k, turns)
+        return self.answer(question, k, turns, scope)
 
     def on_cite(self, turns: list[dict] | None, evt: gr.EventData) -> str:
         data = getattr(evt, "_data", None) or {}
@@ -119,14 +135,15 @@ class Page:
     def on_clear(self):
         return render_conversation([], self.examples()), [], SOURCE_PLACEHOLDER
 
-    def api_ask(self, question: object, k: object, history: object) -> dict:
+    def api_ask(self, question: object, k: object, history: object, documents: object = None) -> dict:
         """The ``/ask`` endpoint: a request with a bad field is refused with an error naming it."""
         try:
-            request = check_request(question, k, history, default_k=self.settings.k)
+            request = check_request(question, k, history, default_k=self.settings.k, documents=documents)
+            chosen = check_documents(request.documents, self.bot.store.documents())
         except ApiInputError as err:
             raise gr.Error(str(err), print_exception=False) from None
         history = list(request.history[-HISTORY_TURNS:])
-        return self.bot.ask(request.question, history=history, k=request.k).to_dict()
+        return self.bot.ask(request.question, history=history, k=request.k, documents=chosen).to_dict()
 
     # ---- documents -------------------------------------------------------------------------
 

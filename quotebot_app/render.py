@@ -171,7 +171,7 @@ def _transcript(turns: Sequence[Mapping[str, Any]], examples: Sequence[str]) -> 
         out.append(
             f'<article class="qb-turn" data-turn="{i}">'
             f'<div class="qb-user"><span class="qb-who">You asked</span><p class="qb-question">{_e(question)}</p>'
-            f"{_searched_as(question, answer.get('searched_as'))}</div>"
+            f"{_searched_as(question, answer.get('searched_as'))}{_searched_in(turn.get('documents'))}</div>"
             f'<div class="qb-bot">{_render_reply(i, answer)}{_render_feedback(i, turn.get("vote"))}</div>'
             "</article>"
         )
@@ -185,6 +185,14 @@ def _searched_as(question: str, searched_as: object) -> str:
     if not searched_as or " ".join(searched_as.split()) == " ".join(question.split()):
         return ""
     return f'<p class="qb-searched">Searched as \u201c{_e(searched_as)}\u201d</p>'
+
+
+def _searched_in(documents: object) -> str:
+    """A question asked within chosen documents says which, so a refusal is read rightly."""
+    names = [str(d) for d in documents or ()] if isinstance(documents, (list, tuple)) else []
+    if not names:
+        return ""
+    return f'<p class="qb-searched qb-scope-note">Searched only in {_e(", ".join(names))}</p>'
 
 
 SOURCE_PLACEHOLDER = (

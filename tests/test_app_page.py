@@ -259,6 +259,27 @@ def test_api_ask_refuses_a_bad_field_instead_of_guessing(page):
         page.api_ask("What is a leg cramp?", 2, "What is a leg cramp?")
 
 
+def test_a_question_within_chosen_documents_quotes_only_them(page):
+    everywhere = page.bot.ask("What is a leg cramp?", k=5)
+    assert {p.document for p in everywhere.passages} == {"cramps.txt"}
+    within = page.bot.ask("What is a leg cramp?", k=5, documents=["sleep.md"])
+    assert all(p.document == "sleep.md" for p in within.passages)  # an answer from the chosen one, or none
+    html, turns, _ = page.on_submit("How much sleep do adults need?", 3, [], ["sleep.md", "gone.txt"])
+    assert turns[0]["documents"] == ["Sleep"] and "Searched only in Sleep" in html
+    assert {p["document"] for p in turns[0]["answer"]["passages"]} == {"sleep.md"}
+    assert page.api_ask("What is a leg cramp?", 3, None, ["sleep.md"])["passages"] == within.to_dict()["passages"][:3]
+    with pytest.raises(gr.Error, match="'nope.txt' is not in the index; the documents are: cramps.txt, sleep.md"):
+        page.api_ask("What is a leg cramp?", 3, None, ["nope.txt"])
+    with pytest.raises(gr.Error, match="documents must name at least one document"):
+        page.api_ask("What is a leg cramp?", 3, None, [])
+
+
+def test_search_in_control_lists_the_documents_by_title_when_there_are_several(page):
+    control = page.scope_choices()
+    assert control.visible is True
+    assert [tuple(c) for c in control.choices] == [("Cramps", "cramps.txt"), ("Sleep", "sleep.md")]
+
+
 def test_feedback_log_rejects_unknown_votes(tmp_path):
     log = feedback.FeedbackLog(tmp_path / "new" / "folder" / "f.jsonl")
     log.append(answer(), "up")

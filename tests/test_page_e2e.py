@@ -170,3 +170,28 @@ def test_api_takes_valid_k_and_history_as_sent(client):
     assert len(answer["passages"]) == 1  # two match; k=1 is taken as sent
     follow_up = client.predict(question="And the brake pads?", k=2, history=[QUESTIONS[1]], api_name="/ask")
     assert follow_up["searched_as"] == f"{QUESTIONS[1]} And the brake pads?"  # the list, not its characters
+
+
+# ---- 3. ask within chosen documents ---------------------------------------------------------
+
+
+def test_a_question_can_be_asked_within_chosen_documents(browser, served, client):
+    url, _ = served
+    context, page = open_page(browser, url)
+    ask_on_page(page, QUESTIONS[2])
+    assert set(page.locator(".qb-turn").last.locator(".qb-cite-title").all_inner_texts()) == {"Tea"}
+    scope = page.locator("#qb-scope")
+    scope.locator("input").click()  # shown: there are three documents
+    page.get_by_role("option", name="Bicycle", exact=True).click()
+    page.get_by_role("option", name="Roses", exact=True).click()
+    page.keyboard.press("Escape")
+    ask_on_page(page, QUESTIONS[2])  # the same question, now only where tea is not
+    turn = page.locator(".qb-turn").last
+    assert turn.locator(".qb-scope-note").inner_text() == "Searched only in Bicycle, Roses"
+    assert turn.locator(".qb-abstain").count() == 1 and turn.locator(".qb-cite").count() == 0
+    ask_on_page(page, QUESTIONS[1])
+    assert set(page.locator(".qb-turn").last.locator(".qb-cite-title").all_inner_texts()) == {"Bicycle"}
+    answer = client.predict(question=QUESTIONS[2], documents=["tea.md", "roses.md"], api_name="/ask")
+    assert {p["document"] for p in answer["passages"]} == {"tea.md"}
+    assert client.predict(question=QUESTIONS[2], documents=["roses.md"], api_name="/ask")["abstained"] is True
+    context.close()
