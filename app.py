@@ -114,6 +114,7 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
         chat.ask(page.on_ask, [k, turns, scope], [chat, turns, question], **private)
         chat.cite(page.on_cite, [turns], [source], **private)
         chat.vote(page.on_vote, [turns], [chat, turns], **private)
+        chat.comment(page.on_comment, [turns], [chat, turns], **private)
         clear.click(page.on_clear, None, [chat, turns, source], **private)
         theme.click(None, js=static_text("theme_toggle.js"), api_visibility="private")
         app.load(page.documents_html, None, [documents], **private)

@@ -158,7 +158,7 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
                 "MB", type=float),
     SettingFlag("max_upload_files", "--max-upload-files", "files in one upload on the page", "N"),
     SettingFlag("read_only", "--read-only", "the page lists the documents but offers no upload or removal"),
-    SettingFlag("feedback_path", "--feedback", "JSON Lines file the page's thumbs up/down are appended to", "FILE"),
+    SettingFlag("feedback_path", "--feedback", "JSON Lines file of the page's votes and refusals, one line per answer", "FILE"),
 )
 
 _TYPES = {"int": int, "float": float}

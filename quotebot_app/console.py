@@ -3,6 +3,7 @@
     quotebot serve [flags]              python app.py [flags]
     quotebot ask|eval ...               python -m bot ask|eval ...
     quotebot build|add|remove|list ...  python -m indexer build|add|remove|list ...
+    quotebot feedback [flags]           python -m quotebot_app.feedback [flags]
 
 Each command is imported only when it runs, so ``quotebot ask`` never imports Gradio.
 """
@@ -30,6 +31,12 @@ def _bot(command: str) -> Callable[[list[str]], int]:
     return run
 
 
+def _feedback(argv: list[str]) -> int:
+    from quotebot_app.feedback import main as feedback_main
+
+    return feedback_main(argv, prog="quotebot feedback")
+
+
 def _indexer(command: str) -> Callable[[list[str]], int]:
     def run(argv: list[str]) -> int:
         from indexer.__main__ import main as indexer_main
@@ -47,6 +54,7 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "add": ("copy documents into the corpus folder and index them (python -m indexer add)", _indexer("add")),
     "remove": ("take documents out of the index and the corpus folder (python -m indexer remove)", _indexer("remove")),
     "list": ("list the indexed documents (python -m indexer list)", _indexer("list")),
+    "feedback": ("the questions marked unhelpful and those refused, most frequent first", _feedback),
 }
 
 

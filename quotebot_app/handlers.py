@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import gradio as gr
 
+from bot.answer import ABSTAIN_MESSAGE
 from bot.bot import Bot
 from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
@@ -24,7 +25,7 @@ from indexer.settings import Settings
 from indexer.stores import DocumentRecord, IndexError_
 
 from .api import ApiInputError, check_documents, check_request
-from .feedback import FeedbackLog
+from .feedback import MAX_COMMENT_CHARS, FeedbackLog, new_answer_id
 from .render import (
     SOURCE_PLACEHOLDER,
     ChangeReport,
@@ -65,9 +66,11 @@ class Page:
         records = self.bot.store.documents() if scope else {}
         chosen = [name for name in dict.fromkeys(scope or ()) if name in records]  # removed since: dropped
         answer = self.bot.ask(question, history=history, k=_ui_k(k, self.settings), documents=chosen or None)
-        turn = {"answer": answer.to_dict(), "vote": None}
+        turn = {"answer": answer.to_dict(), "vote": None, "id": new_answer_id()}
         if chosen:
             turn["documents"] = [records[name].title or name for name in chosen]
+        if answer.abstained and answer.message == ABSTAIN_MESSAGE:  # the owner learns what the documents lack
+            self._record(turn, None)
         turns = (list(turns) + [turn])[-MAX_TURNS:]
         return render_conversation(turns, self.examples()), turns, ""
 
@@ -116,20 +119,44 @@ class Page:
             return render_source_gone(passage)
         return render_source(passage, text, nonce=time.monotonic_ns())
 
-    def on_vote(self, turns: list[dict] | None, evt: gr.EventData):
-        turns = list(turns or [])
-        data = getattr(evt, "_data", None) or {}
-        index = int_or(data.get("turn"))
-        vote = data.get("value")
-        if not 0 <= index < len(turns) or vote not in ("up", "down") or turns[index].get("vote") == vote:
-            return gr.skip(), turns
+    def _record(self, turn: dict, vote: str | None, comment: str | None = None) -> bool:
+        """Write the answer's one line in the feedback log; False (and a warning) when it cannot."""
         try:
-            self.feedback.append(turns[index]["answer"], vote)
+            self.feedback.set(turn["answer"], turn["id"], vote, comment=comment, documents=turn.get("documents") or ())
+            return True
         except OSError as err:
             log.error("could not record feedback in %s: %s", self.feedback.path, err)
             gr.Warning("Sorry, your feedback could not be saved.")
+            return False
+
+    def on_vote(self, turns: list[dict] | None, evt: gr.EventData):
+        """One vote per answer: a click sets it, the other thumb changes it, the same thumb or
+        Undo withdraws it. The answer's line in the log is rewritten, never doubled."""
+        turns = list(turns or [])
+        data = getattr(evt, "_data", None) or {}
+        index = int_or(data.get("turn"))
+        value = data.get("value")
+        if not 0 <= index < len(turns) or value not in ("up", "down", "undo"):
             return gr.skip(), turns
-        turns[index] = {**turns[index], "vote": vote}
+        turn = {"id": new_answer_id(), **turns[index]}  # a turn kept from before answers had ids gets one
+        vote = None if value == "undo" or turn.get("vote") == value else value
+        if vote == turn.get("vote") or not self._record(turn, vote):
+            return gr.skip(), turns
+        turns[index] = {**turn, "vote": vote}
+        return render_conversation(turns, self.examples()), turns
+
+    def on_comment(self, turns: list[dict] | None, evt: gr.EventData):
+        """The optional comment under a vote, kept with the answer's line."""
+        turns = list(turns or [])
+        data = getattr(evt, "_data", None) or {}
+        index = int_or(data.get("turn"))
+        text = " ".join(str(data.get("text") or "").split())[:MAX_COMMENT_CHARS]
+        if not 0 <= index < len(turns) or not text:
+            return gr.skip(), turns
+        turn = {"id": new_answer_id(), **turns[index]}
+        if not self._record(turn, turn.get("vote"), comment=text):
+            return gr.skip(), turns
+        turns[index] = {**turn, "comment": text}
         return render_conversation(turns, self.examples()), turns
 
     def on_clear(self):

@@ -111,7 +111,9 @@ _THUMB = (
 )
 
 
-def _render_feedback(turn: int, vote: str | None) -> str:
+def _render_feedback(turn: int, vote: str | None, comment: str = "") -> str:
+    """Yes/No (one vote per answer: the other thumb changes it, the same one or Undo withdraws it),
+    then an optional comment."""
     up = _button(
         f"{_THUMB}<span>Yes</span>", "vote", turn, cls="qb-vote qb-vote-up", value="up",
         extra=f' aria-label="Helpful" title="Helpful" aria-pressed="{"true" if vote == "up" else "false"}"',
@@ -120,8 +122,21 @@ def _render_feedback(turn: int, vote: str | None) -> str:
         f"{_THUMB}<span>No</span>", "vote", turn, cls="qb-vote qb-vote-down", value="down",
         extra=f' aria-label="Not helpful" title="Not helpful" aria-pressed="{"true" if vote == "down" else "false"}"',
     )
-    thanks = '<span class="qb-thanks" role="status">Thanks, noted.</span>' if vote else ""
-    return f'<div class="qb-feedback"><span class="qb-feedback-q">Was this helpful?</span>{up}{down}{thanks}</div>'
+    after = ""
+    if vote:
+        undo = _button("Undo", "vote", turn, cls="qb-undo", value="undo", extra=' aria-label="Undo my vote"')
+        after = f'<span class="qb-thanks" role="status">Thanks, noted.</span>{undo}'
+    row = f'<div class="qb-feedback"><span class="qb-feedback-q">Was this helpful?</span>{up}{down}{after}</div>'
+    if comment:
+        return row + f'<p class="qb-comment-sent">Your comment: \u201c{_e(comment)}\u201d</p>'
+    if vote:
+        label = "What was missing? (optional)" if vote == "down" else "Anything to add? (optional)"
+        send = _button("Send", "comment", turn, cls="qb-vote qb-comment-send")
+        return row + (
+            f'<div class="qb-comment" data-turn="{turn}"><label class="qb-comment-label">{label}'
+            f'<input type="text" class="qb-comment-input" maxlength="1000" data-turn="{turn}"></label>{send}</div>'
+        )
+    return row
 
 
 def _render_reply(turn: int, answer: Mapping[str, Any]) -> str:
@@ -172,7 +187,7 @@ def _transcript(turns: Sequence[Mapping[str, Any]], examples: Sequence[str]) -> 
             f'<article class="qb-turn" data-turn="{i}">'
             f'<div class="qb-user"><span class="qb-who">You asked</span><p class="qb-question">{_e(question)}</p>'
             f"{_searched_as(question, answer.get('searched_as'))}{_searched_in(turn.get('documents'))}</div>"
-            f'<div class="qb-bot">{_render_reply(i, answer)}{_render_feedback(i, turn.get("vote"))}</div>'
+            f'<div class="qb-bot">{_render_reply(i, answer)}{_render_feedback(i, turn.get("vote"), str(turn.get("comment") or ""))}</div>'
             "</article>"
         )
     return "".join(out)

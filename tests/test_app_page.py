@@ -23,7 +23,7 @@ from tests.html_check import parse
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'
 
 # Tags the page itself writes; anything else in rendered HTML came from content and got through.
-PAGE_TAGS = {"article", "div", "span", "p", "ol", "li", "blockquote", "strong", "button", "i", "svg", "path", "mark", "h2", "header", "h1"}
+PAGE_TAGS = {"article", "div", "span", "p", "ol", "li", "blockquote", "strong", "button", "i", "svg", "path", "mark", "h2", "header", "h1", "label", "input"}
 
 
 def passage(text: str = "One sentence. The best sentence here. Last one.", start: int = 100, **extra) -> dict:
@@ -89,7 +89,8 @@ def test_reply_shows_citation_location_relevance_in_words_and_notice():
 def test_every_text_from_documents_and_users_is_escaped():
     hostile_passage = passage(text=f"Before. The best sentence here. {HOSTILE}", title=HOSTILE, location=HOSTILE)
     turns = [
-        {"answer": answer(question=HOSTILE, passages=[hostile_passage], notice=HOSTILE), "vote": "up"},
+        {"answer": answer(question=HOSTILE, passages=[hostile_passage], notice=HOSTILE), "vote": "up", "comment": HOSTILE},
+        {"answer": answer(question=HOSTILE, passages=[hostile_passage]), "vote": "down"},
         {"answer": answer(question=HOSTILE, abstained=True, passages=[], message=HOSTILE, suggestions=[HOSTILE]), "vote": None},
     ]
     rendered = [
@@ -210,21 +211,50 @@ def test_cite_opens_the_document_at_the_quote(page):
     assert "<mark" in html and first["title"] in html
 
 
-def test_vote_appends_the_question_vote_and_passages_shown(page):
+def test_one_vote_per_answer_changeable_undoable_with_a_comment(page):
     _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
-    html, turns = page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "down"}))
-    assert turns[0]["vote"] == "down" and 'aria-pressed="true"' in html
+    vote = lambda value: page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": value}))  # noqa: E731
+    html, turns = vote("down")
+    assert turns[0]["vote"] == "down" and 'aria-pressed="true"' in html and "qb-comment-input" in html
     lines = page.settings.feedback_path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
-    entry = json.loads(lines[-1])
+    entry = json.loads(lines[0])
+    assert entry["id"] == turns[0]["id"] and len(entry["id"]) == 16
     assert entry["question"] == "What is a leg cramp?" and entry["vote"] == "down"
-    page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "down"}))  # the same vote again: no new line
-    page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "up"}))  # a changed mind: a new line
-    assert len(page.settings.feedback_path.read_text(encoding="utf-8").splitlines()) == 2
     shown = turns[0]["answer"]["passages"]
     assert [(p["source"], p["start"], p["end"], p["text"]) for p in entry["passages"]] == [
         (p["source"], p["start"], p["end"], p["text"]) for p in shown
     ]
+    _, turns = vote("up")  # a changed mind replaces the vote
+    html, turns = page.on_comment(turns, gr.EventData(None, {"turn": 0, "text": "  Clear   and short. "}))
+    assert "Your comment: \u201cClear and short.\u201d" in html
+    entries = page.feedback.entries()
+    assert [(e["id"], e["vote"], e["comment"]) for e in entries] == [(turns[0]["id"], "up", "Clear and short.")]
+    _, turns = vote("up")  # the same thumb again withdraws it
+    assert turns[0]["vote"] is None and page.feedback.entries()[0]["vote"] is None
+    _, turns = vote("down")
+    html, turns = vote("undo")
+    assert turns[0]["vote"] is None and 'aria-pressed="true"' not in html
+    assert len(page.feedback.entries()) == 1 and page.feedback.entries()[0]["comment"] == "Clear and short."
+
+
+def test_refusals_are_recorded_and_the_feedback_command_lists_them_most_frequent_first(page, capsys):
+    for question in ("Who won the world cup?", "who won  the World Cup?", "What is the capital of Peru?"):
+        page.on_submit(question, 3, [])
+    _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
+    _, turns = page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "down"}))
+    page.on_comment(turns, gr.EventData(None, {"turn": 0, "text": "It did not say how long"}))
+    summary = feedback.summarize(page.feedback.entries())
+    assert summary.refused == ((2, "Who won the world cup?"), (1, "What is the capital of Peru?"))
+    assert summary.unhelpful == ((1, "What is a leg cramp?"),)
+    assert summary.comments == (("What is a leg cramp?", "It did not say how long"),)
+    assert feedback.main(["--feedback", str(page.settings.feedback_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Marked unhelpful (1 question" in out and "  2  Who won the world cup?" in out
+    assert out.index("Who won the world cup?") < out.index("What is the capital of Peru?")
+    assert feedback.main(["--feedback", str(page.settings.feedback_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["refused"][0] == {"count": 2, "question": "Who won the world cup?"}
 
 
 def test_api_ask_returns_the_answer_schema(page):
@@ -283,10 +313,12 @@ def test_search_in_control_lists_the_documents_by_title_when_there_are_several(p
 def test_feedback_log_rejects_unknown_votes(tmp_path):
     log = feedback.FeedbackLog(tmp_path / "new" / "folder" / "f.jsonl")
     log.append(answer(), "up")
-    log.append(answer(), "down")
+    log.append(answer(), "down")  # no id given: two answers
     assert len(log.path.read_text(encoding="utf-8").splitlines()) == 2
     with pytest.raises(ValueError):
         log.append(answer(), "sideways")
+    with pytest.raises(ValueError, match="answer id"):
+        log.set(answer(), "", "up")
 
 
 # ---- login and serving -----------------------------------------------------------------------

@@ -195,3 +195,47 @@ def test_a_question_can_be_asked_within_chosen_documents(browser, served, client
     assert {p["document"] for p in answer["passages"]} == {"tea.md"}
     assert client.predict(question=QUESTIONS[2], documents=["roses.md"], api_name="/ask")["abstained"] is True
     context.close()
+
+
+# ---- 4. feedback: one vote per answer, changeable, undoable, with a comment -------------------
+
+
+def test_one_vote_per_answer_that_can_change_be_undone_and_carry_a_comment(browser, served):
+    import json
+    import subprocess
+    import sys
+
+    url, settings = served
+    log = settings.feedback_path
+    before = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+    context, page = open_page(browser, url)
+    ask_on_page(page, QUESTIONS[1])
+    turn = page.locator(".qb-turn").last
+    turn.locator(".qb-vote-up").click()
+    turn.locator(".qb-undo").wait_for()
+    turn.locator(".qb-vote-down").click()  # a changed mind
+    page.wait_for_function("document.querySelector('.qb-turn:last-child .qb-vote-down').getAttribute('aria-pressed') === 'true'")
+    assert turn.locator(".qb-vote-up").get_attribute("aria-pressed") == "false"
+    turn.locator(".qb-undo").click()
+    page.wait_for_function("!document.querySelector('.qb-turn:last-child .qb-undo')")
+    assert turn.locator("[aria-pressed=true]").count() == 0
+    turn.locator(".qb-vote-down").click()
+    box = turn.locator(".qb-comment-input")
+    box.fill("It did not say which oil <b>to use</b>")
+    box.press("Enter")
+    turn.locator(".qb-comment-sent").wait_for()
+    assert "which oil <b>to use</b>" in turn.locator(".qb-comment-sent").inner_text()  # shown as text
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == before + 1  # one line for the answer, however often the vote changed
+    entry = json.loads(lines[-1])
+    assert entry["vote"] == "down" and entry["comment"] == "It did not say which oil <b>to use</b>"
+    assert entry["question"] == QUESTIONS[1] and entry["id"] and entry["passages"]
+    ask_on_page(page, "Who won the world cup?")  # refused: recorded without a vote
+    assert page.locator(".qb-turn").last.locator(".qb-abstain").count() == 1
+    out = subprocess.run(
+        [sys.executable, "-m", "quotebot_app.feedback", "--feedback", str(log)],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert f"1  {QUESTIONS[1]}" in out and "1  Who won the world cup?" in out
+    assert out.index("Marked unhelpful") < out.index(QUESTIONS[1]) < out.index("Refused") < out.index("world cup")
+    context.close()

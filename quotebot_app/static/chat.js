@@ -9,6 +9,18 @@ element.addEventListener('click', (event) => {
   }
   else if (action === 'suggest' || action === 'example') trigger('ask', {...data, kind: action});
   else if (action === 'vote') trigger('vote', data);
+  else if (action === 'comment') sendComment(b.dataset.turn);
+});
+const sendComment = (turn) => {
+  const input = element.querySelector(`.qb-comment-input[data-turn="${turn}"]`);
+  if (input && input.value.trim()) trigger('comment', {turn: Number(turn), text: input.value});
+};
+element.addEventListener('keydown', (event) => {
+  const input = event.target.closest('.qb-comment-input');
+  if (input && event.key === 'Enter') {
+    event.preventDefault();
+    sendComment(input.dataset.turn);
+  }
 });
 watch('value', () => {
   const turns = element.querySelectorAll('.qb-turn');
