@@ -14,11 +14,11 @@ import gradio as gr
 import pytest
 
 import app
-from quotebot_app import cli, feedback, guards, handlers, render
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import DocumentRecord, open_store
+from quotebot_app import cli, feedback, guards, handlers, render
 from tests.fakes import FakeEmbedder
 from tests.html_check import parse
 
