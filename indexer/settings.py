@@ -81,7 +81,7 @@ class Settings:
         return int(self.max_upload_mb * 1024 * 1024)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, overridden by ``QUOTEBOT_*`` variables, overridden by non-None ``overrides``."""
         env = os.environ if env is None else env
         values = {}

@@ -70,6 +70,22 @@ def test_a_flag_overrides_the_environment_which_overrides_the_default():
     assert settings_from_args(argparse.Namespace(), env={}) == Settings()
 
 
+def test_limits_and_read_only_come_from_the_environment():
+    settings = Settings.from_env({"QUOTEBOT_MAX_UPLOAD_FILES": "5", "QUOTEBOT_READ_ONLY": "1"})
+    assert settings.max_upload_files == 5 and settings.read_only is True
+    assert Settings.from_env({"QUOTEBOT_READ_ONLY": "no"}).read_only is False
+    assert Settings.from_env({}).max_upload_files == 20
+    with pytest.raises(ValueError, match="QUOTEBOT_READ_ONLY"):
+        Settings.from_env({"QUOTEBOT_READ_ONLY": "maybe"})
+
+
+def test_read_only_comes_from_the_flag_or_the_environment():
+    parse_args = app_parser().parse_args
+    assert settings_from_args(parse_args(["--read-only"]), {}).read_only is True
+    assert settings_from_args(parse_args([]), {"QUOTEBOT_READ_ONLY": "1"}).read_only is True
+    assert settings_from_args(parse_args([]), {}).read_only is False
+
+
 def test_default_folders_are_relative_to_the_working_directory():
     defaults = Settings()
     assert (defaults.corpus_dir, defaults.index_dir) == (Path("corpus"), Path("index"))
