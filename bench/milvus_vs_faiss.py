@@ -147,8 +147,8 @@ def measure(
 ) -> Result:
     """One build and query run. With ``server_uri`` the Milvus run goes to that server, into
     collections named ``quotebot_bench_*`` that are dropped before and after."""
-    from indexer.stores.milvus import MilvusStore
     from indexer.stores import Manifest, open_store
+    from indexer.stores.milvus import MilvusStore
 
     vectors = synthetic_vectors(n)
     qs = query_vectors(vectors, queries)

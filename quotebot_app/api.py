@@ -30,9 +30,14 @@ class AskRequest:
 
 
 def _kind(value: Any) -> str:
-    return {str: "a string", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def check_k(k: Any, default: int) -> int:
@@ -41,7 +46,9 @@ def check_k(k: Any, default: int) -> int:
     if isinstance(k, float) and k.is_integer():
         k = int(k)
     if isinstance(k, bool) or not isinstance(k, int):
-        raise ApiInputError(f"k must be a whole number from 1 to {API_MAX_K} (passages to return); got {_kind(k)}: {k!r}")
+        raise ApiInputError(
+            f"k must be a whole number from 1 to {API_MAX_K} (passages to return); got {_kind(k)}: {k!r}"
+        )
     if not 1 <= k <= API_MAX_K:
         raise ApiInputError(f"k must be from 1 to {API_MAX_K} (passages to return); got {k}")
     return k
@@ -67,7 +74,11 @@ def check_request(question: Any, k: Any, history: Any, *, default_k: int, docume
         question = ""
     if not isinstance(question, str):
         raise ApiInputError(f"question must be a string; got {_kind(question)}: {_short(question)}")
-    earlier = () if history is None else check_strings(history, "history", "earlier questions, oldest first", limit=MAX_HISTORY)
+    earlier = (
+        ()
+        if history is None
+        else check_strings(history, "history", "earlier questions, oldest first", limit=MAX_HISTORY)
+    )
     chosen = None if documents is None else check_strings(documents, "documents", "document names", limit=10_000)
     return AskRequest(question, check_k(k, default_k), earlier, chosen)
 

@@ -38,7 +38,7 @@ def new_answer_id() -> str:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 class FeedbackLog:
@@ -49,8 +49,14 @@ class FeedbackLog:
         self._lock = threading.Lock()
 
     @staticmethod
-    def record(answer: Mapping[str, Any], vote: str | None, *, answer_id: str = "", comment: str = "",
-               documents: Sequence[str] = ()) -> dict:
+    def record(
+        answer: Mapping[str, Any],
+        vote: str | None,
+        *,
+        answer_id: str = "",
+        comment: str = "",
+        documents: Sequence[str] = (),
+    ) -> dict:
         entry = {
             "id": answer_id,
             "time": _now(),
@@ -90,8 +96,15 @@ class FeedbackLog:
                 out.append(entry)
         return out
 
-    def set(self, answer: Mapping[str, Any], answer_id: str, vote: str | None, *, comment: str | None = None,
-            documents: Sequence[str] = ()) -> dict:
+    def set(
+        self,
+        answer: Mapping[str, Any],
+        answer_id: str,
+        vote: str | None,
+        *,
+        comment: str | None = None,
+        documents: Sequence[str] = (),
+    ) -> dict:
         """Record the reader's current vote (``None``: withdrawn) and comment for one answer.
 
         ``comment=None`` keeps the comment already recorded. Returns the line as written.
@@ -104,7 +117,9 @@ class FeedbackLog:
             entries = self.entries()
             old = next((e for e in entries if e.get("id") == answer_id), None)
             kept = (old or {}).get("comment", "") if comment is None else comment
-            entry = self.record(answer, vote, answer_id=answer_id, comment=str(kept)[:MAX_COMMENT_CHARS], documents=documents)
+            entry = self.record(
+                answer, vote, answer_id=answer_id, comment=str(kept)[:MAX_COMMENT_CHARS], documents=documents
+            )
             if old is None:
                 self._append(entry)
             else:
@@ -220,11 +235,17 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         print(f"error: cannot read {path}: {err}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({
-            "unhelpful": [{"count": n, "question": q} for n, q in summary.unhelpful],
-            "refused": [{"count": n, "question": q} for n, q in summary.refused],
-            "comments": [{"question": q, "comment": c} for q, c in summary.comments],
-        }, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "unhelpful": [{"count": n, "question": q} for n, q in summary.unhelpful],
+                    "refused": [{"count": n, "question": q} for n, q in summary.refused],
+                    "comments": [{"question": q, "comment": c} for q, c in summary.comments],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print(format_summary(summary, path))
     return 0

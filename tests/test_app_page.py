@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
 import app
-from quotebot_app import api, cli, feedback, guards, handlers, render
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import open_store
+from quotebot_app import api, cli, feedback, guards, handlers, render
 from tests.html_check import parse
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'
@@ -213,7 +212,7 @@ def test_cite_opens_the_document_at_the_quote(page):
 
 def test_one_vote_per_answer_changeable_undoable_with_a_comment(page):
     _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
-    vote = lambda value: page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": value}))  # noqa: E731
+    vote = lambda value: page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": value}))
     html, turns = vote("down")
     assert turns[0]["vote"] == "down" and 'aria-pressed="true"' in html and "qb-comment-input" in html
     lines = page.settings.feedback_path.read_text(encoding="utf-8").splitlines()

@@ -12,7 +12,6 @@ import pytest
 
 from indexer.settings import Settings
 from tests.app_server import ask_on_page, free_port, serve_in_process
-from tests.app_server import browser  # noqa: F401 - a fixture used by the tests below
 from tests.fakes import FakeEmbedder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -56,8 +55,11 @@ def served(tmp_path_factory):
     for name, text in DOCUMENTS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     settings = Settings(
-        corpus_dir=corpus, index_dir=root / "index", feedback_path=root / "feedback" / "feedback.jsonl",
-        port=free_port(), k=5,
+        corpus_dir=corpus,
+        index_dir=root / "index",
+        feedback_path=root / "feedback" / "feedback.jsonl",
+        port=free_port(),
+        k=5,
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GRADIO_TEMP_DIR", str(root / "gradio-tmp"))
@@ -214,7 +216,9 @@ def test_one_vote_per_answer_that_can_change_be_undone_and_carry_a_comment(brows
     turn.locator(".qb-vote-up").click()
     turn.locator(".qb-undo").wait_for()
     turn.locator(".qb-vote-down").click()  # a changed mind
-    page.wait_for_function("document.querySelector('.qb-turn:last-child .qb-vote-down').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function(
+        "document.querySelector('.qb-turn:last-child .qb-vote-down').getAttribute('aria-pressed') === 'true'"
+    )
     assert turn.locator(".qb-vote-up").get_attribute("aria-pressed") == "false"
     turn.locator(".qb-undo").click()
     page.wait_for_function("!document.querySelector('.qb-turn:last-child .qb-undo')")
@@ -234,7 +238,10 @@ def test_one_vote_per_answer_that_can_change_be_undone_and_carry_a_comment(brows
     assert page.locator(".qb-turn").last.locator(".qb-abstain").count() == 1
     out = subprocess.run(
         [sys.executable, "-m", "quotebot_app.feedback", "--feedback", str(log)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert f"1  {QUESTIONS[1]}" in out and "1  Who won the world cup?" in out
     assert out.index("Marked unhelpful") < out.index(QUESTIONS[1]) < out.index("Refused") < out.index("world cup")

@@ -66,8 +66,8 @@ from .base import (
     TIE_SLACK,
     Hit,
     IndexCorrupt,
-    IndexError_,
     IndexMissing,
+    IndexProblem,
     Manifest,
     NewDocument,
     UnknownDocument,
@@ -102,7 +102,7 @@ def choose_milvus_index_type(n: int, requested: str = "auto") -> str:
         return requested
     return "flat" if n < EXACT_BELOW else "hnsw"
 
-class MilvusStoreError(IndexError_):
+class MilvusStoreError(IndexProblem):
     """Milvus could not be reached or refused a request; the message says which and what to do."""
 
 
@@ -481,7 +481,7 @@ class MilvusStore(VectorStore):
             drop = set(remove) | {doc.record.name for doc in add}
             kept = {n: g for n, g in (old.doc_gens if old else {}).items() if n not in drop}
             if old and kept and old.chunks != target:
-                raise IndexError_(
+                raise IndexProblem(
                     f"the index holds {old.manifest.dimension}-dimension vectors and these are {dim}; "
                     f"rebuild every document with: {self.rebuild_command()}"
                 )
