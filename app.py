@@ -44,12 +44,13 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
     """The chat page and the ``/ask`` API endpoint. Launch it with ``**page_style()``."""
     page = Page(bot, settings, FeedbackLog(settings.feedback_path))
     info = bot.info
+    title = page.title()
 
-    with gr.Blocks(title=info.title or "Quotebot") as app:
+    with gr.Blocks(title=title or "Quotebot") as app:
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=280):
-                gr.HTML(render_header(info.title, info.description), apply_default_css=False, js_on_load=None)
+                gr.HTML(render_header(title, info.description), apply_default_css=False, js_on_load=None)
             with gr.Column(scale=1, min_width=260):
                 k = gr.Slider(
                     1, UI_MAX_K, value=max(1, min(settings.k, UI_MAX_K)), step=1,

@@ -27,6 +27,7 @@ from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, Ve
 from indexer.torch_search import search_device_for
 
 from .answer import Answer, SourceText, Threshold, compose
+from .examples import examples_for
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
@@ -87,6 +88,7 @@ class Bot:
         self._manifest: Manifest | None = None
         self._doc_cache: dict[str, tuple[str, list[Sentence]]] = {}
         self._example_vectors: np.ndarray | None = None
+        self._derived_examples: tuple[str, ...] | None = None
         self._cache_lock = threading.Lock()
 
     # ---- loading -------------------------------------------------------------------------
@@ -146,6 +148,7 @@ class Bot:
         with self._cache_lock:
             self._doc_cache.clear()
         self._manifest = None
+        self._derived_examples = self._example_vectors = None
 
     @property
     def manifest(self) -> Manifest:
@@ -252,10 +255,19 @@ class Bot:
             return SourceText(text, sentences, source=name, title=name)
         return SourceText(text, sentences, source=record.source, title=record.title, pages=record.pages, format=record.format)
 
+    def examples(self) -> tuple[str, ...]:
+        """``corpus.toml``'s example questions, or, without them, questions derived from the
+        documents that the bot answers (``bot.examples``; computed once per index generation)."""
+        if self.info.examples:
+            return tuple(self.info.examples)
+        if self._derived_examples is None:
+            self._derived_examples = examples_for(self)
+        return self._derived_examples
+
     def suggest(self, vector: np.ndarray, n: int = 3, asked: Sequence[str] = ()) -> tuple[str, ...]:
         """Questions the corpus does answer, nearest to what was asked first, leaving out
         those already asked in this conversation (offering them again reads as a loop)."""
-        examples = list(self.info.examples)
+        examples = list(self.examples())
         if not examples:
             return ()
         if self._example_vectors is None:

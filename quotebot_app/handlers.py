@@ -19,6 +19,7 @@ import gradio as gr
 
 from bot.answer import ABSTAIN_MESSAGE
 from bot.bot import Bot
+from bot.examples import collection_title
 from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
@@ -44,6 +45,7 @@ log = logging.getLogger("quotebot.app")
 
 MAX_TURNS = 50  # turns kept per browser session: bounds memory and page size
 HISTORY_TURNS = 5  # previous questions passed to Bot.ask for follow-ups
+EXAMPLES_SHOWN = 6  # example questions on the empty page; suggestions are drawn from all of them
 UI_MAX_K = 5  # the page offers 1-5 passages; the API accepts up to 10 (Bot.ask's own limit)
 LOCK_WAIT_S = 600  # how long an upload or removal waits for another change to the index to finish
 
@@ -57,7 +59,19 @@ class Page:
     feedback: FeedbackLog
 
     def examples(self) -> tuple[str, ...]:
-        return tuple(self.bot.info.examples)
+        """The example questions on the empty page: corpus.toml's, else the first derived ones."""
+        return self.bot.examples()[:EXAMPLES_SHOWN]
+
+    def title(self) -> str:
+        """corpus.toml's title, else one made of the documents' titles (never the folder's name)."""
+        if (Path(self.settings.corpus_dir) / "corpus.toml").exists():
+            return self.bot.info.title
+        try:
+            records = self.bot.store.documents()
+        except IndexProblem:
+            records = {}
+        titles = sorted((r.title or r.name for r in records.values()), key=str.casefold)
+        return collection_title(titles, fallback=self.bot.info.title)
 
     def answer(
         self, question: str, k: int | None, turns: list[dict], scope: Sequence[str] | None = None

@@ -246,3 +246,26 @@ def test_one_vote_per_answer_that_can_change_be_undone_and_carry_a_comment(brows
     assert f"1  {QUESTIONS[1]}" in out and "1  Who won the world cup?" in out
     assert out.index("Marked unhelpful") < out.index(QUESTIONS[1]) < out.index("Refused") < out.index("world cup")
     context.close()
+
+
+# ---- 5. own documents (no corpus.toml) get a title, examples and suggestions from the text ----
+
+
+def test_own_documents_get_a_title_examples_and_suggestions_from_their_text(browser, served):
+    url, settings = served
+    assert not (settings.corpus_dir / "corpus.toml").exists()
+    context, page = open_page(browser, url)
+    assert page.locator(".qb-header h1").inner_text() == "Bicycle, Roses and Tea"  # not the folder's name
+    assert page.title() == "Bicycle, Roses and Tea"
+    chips = page.locator("#qb-chat .qb-empty .qb-chip").all_inner_texts()
+    assert "Can oolong tea be steeped several times?" in chips and len(chips) >= 3
+    ask_on_page(page, "Which oolong tea is the best one to buy online?")  # refused; the nearest derived question first
+    turn = page.locator(".qb-turn").last
+    assert turn.locator(".qb-abstain").count() == 1
+    suggestion = turn.locator(".qb-chip").first
+    assert suggestion.inner_text() == "Can oolong tea be steeped several times?"
+    suggestion.click()
+    page.wait_for_function("document.querySelectorAll('.qb-turn').length === 2")
+    quote = page.locator(".qb-turn").last.locator(".qb-quote").first
+    assert "Oolong tea can be steeped several times" in quote.inner_text()
+    context.close()
