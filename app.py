@@ -48,9 +48,10 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
 
     with gr.Blocks(title=title or "Quotebot") as app:
         turns = gr.State([])
+        saved = gr.BrowserState([], storage_key="quotebot-conversation")  # a copy, checked when restored
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=280):
-                gr.HTML(render_header(title, info.description), apply_default_css=False, js_on_load=None)
+                gr.HTML(render_header(title, info.description, max_question_chars=settings.max_question_chars), apply_default_css=False, js_on_load=None)
             with gr.Column(scale=1, min_width=260):
                 k = gr.Slider(
                     1, UI_MAX_K, value=max(1, min(settings.k, UI_MAX_K)), step=1,
@@ -116,7 +117,11 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
         chat.cite(page.on_cite, [turns], [source], **private)
         chat.vote(page.on_vote, [turns], [chat, turns], **private)
         chat.comment(page.on_comment, [turns], [chat, turns], **private)
-        clear.click(page.on_clear, None, [chat, turns, source], **private)
+        clear.click(page.on_clear, None, [chat, turns, source], **private).then(
+            None, js=static_text("focus_question.js"), api_visibility="private"
+        )
+        turns.change(page.to_browser, [turns], [saved], **private)
+        app.load(page.on_restore, [saved], [chat, turns], **private)
         theme.click(None, js=static_text("theme_toggle.js"), api_visibility="private")
         app.load(page.documents_html, None, [documents], **private)
         app.load(page.scope_choices, None, [scope], **private)

@@ -38,6 +38,7 @@ from .render import (
     render_source,
     render_source_gone,
 )
+from .restore import restore_turns
 
 __all__ = ["Page", "HISTORY_TURNS", "LOCK_WAIT_S", "MAX_TURNS", "UI_MAX_K"]
 
@@ -172,6 +173,27 @@ class Page:
             return gr.skip(), turns
         turns[index] = {**turn, "comment": text}
         return render_conversation(turns, self.examples()), turns
+
+    @staticmethod
+    def to_browser(turns: list[dict] | None) -> list[dict]:
+        """The copy of the conversation kept in the browser's storage, so a reload brings it back."""
+        return list(turns or [])
+
+    def on_restore(self, saved: object):
+        """The conversation from the browser's storage, each quote checked against the index first:
+        what the browser sends back is not trusted (a turn that no longer checks out is dropped)."""
+        turns = restore_turns(saved, self._verified_text)
+        if not turns:
+            return gr.skip(), []
+        return render_conversation(turns, self.examples()), turns
+
+    def _verified_text(self, name: str) -> str | None:
+        try:
+            if name not in self.bot.store.documents():
+                return None
+            return self.bot.store.document_text(name)
+        except (KeyError, OSError, IndexProblem):
+            return None
 
     def on_clear(self):
         return render_conversation([], self.examples()), [], SOURCE_PLACEHOLDER

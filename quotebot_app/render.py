@@ -94,11 +94,14 @@ def _render_passage(turn: int, index: int, passage: Mapping[str, Any]) -> str:
         cls="qb-cite",
         extra=f' title="Show this quote in its document" aria-label="Source: {title}, {location}. Show in context"',
     )
+    copy = _button(
+        "Copy quote", "copy", turn, index, cls="qb-copy", extra=' title="Copy the quote with its citation"'
+    )
     return (
         '<li class="qb-passage">'
         f'<blockquote class="qb-quote" data-start="{int_or(passage.get("start"), 0)}" '
         f'data-end="{int_or(passage.get("end"), 0)}">{render_quote(passage)}</blockquote>'
-        f'<div class="qb-cite-row">{cite}{_relevance(str(passage.get("relevance", "low")))}</div>'
+        f'<div class="qb-cite-row">{cite}{_relevance(str(passage.get("relevance", "low")))}{copy}</div>'
         "</li>"
     )
 
@@ -266,8 +269,10 @@ def render_source_gone(passage: Mapping[str, Any]) -> str:
     )
 
 
-def render_header(title: str, description: str) -> str:
-    return f'<header class="qb-header"><h1>{_e(title)}</h1><p>{_e(description)}</p></header>'
+def render_header(title: str, description: str, *, max_question_chars: int = 0) -> str:
+    """The title and description; the question limit rides along for the page's character counter."""
+    limit = f' data-max-question="{int(max_question_chars)}"' if max_question_chars else ""
+    return f'<header class="qb-header"{limit}><h1>{_e(title)}</h1><p>{_e(description)}</p></header>'
 
 
 # ---- documents: what is indexed, and what an upload or a removal did ------------------------

@@ -16,7 +16,7 @@ from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import open_store
-from quotebot_app import api, cli, feedback, guards, handlers, render
+from quotebot_app import api, cli, feedback, guards, handlers, render, restore
 from tests.html_check import parse
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'
@@ -307,6 +307,23 @@ def test_search_in_control_lists_the_documents_by_title_when_there_are_several(p
     control = page.scope_choices()
     assert control.visible is True
     assert [tuple(c) for c in control.choices] == [("Cramps", "cramps.txt"), ("Sleep", "sleep.md")]
+
+
+def test_a_conversation_restored_from_the_browser_keeps_only_quotes_that_check_out(page):
+    _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
+    _, turns, _ = page.on_submit("Who won the world cup?", 3, turns)
+    saved = json.loads(json.dumps(page.to_browser(turns)))  # what the browser stores and sends back
+    html, restored = page.on_restore(saved)
+    assert [t["answer"]["question"] for t in restored] == ["What is a leg cramp?", "Who won the world cup?"]
+    assert restored[0]["answer"]["passages"] == [
+        {**p, "score": p["score"]} for p in turns[0]["answer"]["passages"]
+    ] and "qb-quote" in html
+    forged = json.loads(json.dumps(saved))
+    forged[0]["answer"]["passages"][0]["text"] = "<img src=x onerror=alert(1)> words the document never said"
+    forged[1]["answer"]["passages"] = [{"document": "../../etc/passwd", "start": 0, "end": 4, "text": "root"}]
+    forged.append({"answer": {"question": 5}, "vote": "sideways"})
+    assert page.on_restore(forged)[1] == []
+    assert restore.restore_turns("not a list", lambda name: None) == []
 
 
 def test_feedback_log_rejects_unknown_votes(tmp_path):

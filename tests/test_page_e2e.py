@@ -269,3 +269,79 @@ def test_own_documents_get_a_title_examples_and_suggestions_from_their_text(brow
     quote = page.locator(".qb-turn").last.locator(".qb-quote").first
     assert "Oolong tea can be steeped several times" in quote.inner_text()
     context.close()
+
+
+# ---- 7. the small things ---------------------------------------------------------------------
+
+
+def test_the_conversation_survives_a_reload_and_new_chat_focuses_the_question_box(browser, served):
+    url, _ = served
+    context, page = open_page(browser, url)
+    ask_on_page(page, QUESTIONS[0])
+    ask_on_page(page, QUESTIONS[1])
+    page.locator(".qb-turn").first.locator(".qb-vote-up").click()
+    page.locator(".qb-turn").first.locator(".qb-undo").wait_for()
+    page.wait_for_timeout(500)  # the copy reaches the browser's storage
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('.qb-turn').length === 2")
+    questions = page.locator(".qb-turn .qb-question").all_inner_texts()
+    assert questions == QUESTIONS[:2]
+    assert page.locator(".qb-turn").first.locator(".qb-vote-up").get_attribute("aria-pressed") == "true"
+    page.locator(".qb-turn").last.locator(".qb-cite").first.click()  # a restored citation still opens
+    page.locator("#qb-source mark.qb-span").wait_for()
+    page.locator("#qb-clear").click()
+    page.wait_for_function("document.querySelectorAll('.qb-turn').length === 0")
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.closest && !!document.activeElement.closest('#qb-question')"
+    )
+    page.wait_for_timeout(500)
+    page.reload()
+    page.wait_for_selector("#qb-chat .qb-empty")
+    page.wait_for_timeout(1000)
+    assert page.locator(".qb-turn").count() == 0  # a new chat stays new after a reload
+    context.close()
+
+
+def test_a_long_question_shows_a_counter_before_the_limit(browser, served):
+    url, settings = served
+    context, page = open_page(browser, url)
+    box = page.locator("#qb-question textarea, #qb-question input").first
+    counter = page.locator("#qb-question .qb-count")
+    box.fill("x" * 100)
+    assert counter.count() == 0 or not counter.is_visible()
+    limit = settings.max_question_chars
+    box.fill("x" * (limit - 50))
+    assert counter.inner_text() == f"{limit - 50} / {limit} characters"
+    box.fill("x" * (limit + 5))
+    assert "too long" in counter.inner_text()
+    context.close()
+
+
+def test_copy_quote_puts_the_quote_and_its_citation_on_the_clipboard(browser, served):
+    url, _ = served
+    context, page = open_page(browser, url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    ask_on_page(page, QUESTIONS[2])
+    passage = page.locator(".qb-turn .qb-passage").first
+    quote = passage.locator(".qb-quote").text_content()
+    passage.locator(".qb-copy").click()
+    page.wait_for_function("document.querySelector('.qb-copy').textContent === 'Copied'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    location = passage.locator(".qb-cite-loc").inner_text()
+    assert copied == f"\u201c{quote}\u201d (Tea, {location})"
+    context.close()
+
+
+def test_on_a_phone_the_question_box_stays_at_the_bottom(browser, served):
+    url, _ = served
+    context, page = open_page(browser, url, width=390, height=844)
+    for question in QUESTIONS:
+        ask_on_page(page, question)
+    page.evaluate("window.scrollTo(0, 200)")  # in the middle of the conversation
+    page.wait_for_timeout(300)
+    box = page.locator("#qb-question").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 844 + 1, box
+    assert box["y"] > 844 / 2  # at the bottom, not the top
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], width
+    context.close()
