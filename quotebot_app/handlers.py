@@ -27,6 +27,7 @@ from indexer.stores import DocumentRecord, IndexProblem
 
 from .api import ApiInputError, check_documents, check_request
 from .feedback import MAX_COMMENT_CHARS, FeedbackLog, new_answer_id
+from .pdfpage import page_view
 from .render import (
     SOURCE_PLACEHOLDER,
     ChangeReport,
@@ -132,7 +133,17 @@ class Page:
             text = self.bot.store.document_text(passage["document"])
         except (KeyError, OSError, IndexProblem):
             return render_source_gone(passage)
-        return render_source(passage, text, nonce=time.monotonic_ns())
+        return render_source(passage, text, nonce=time.monotonic_ns(), page=self._pdf_page(passage))
+
+    def _pdf_page(self, passage: dict):
+        """The rendered PDF page a passage lies on, the quote highlighted (``None`` for other formats)."""
+        record = self.bot.store.documents().get(str(passage.get("document", "")))
+        if record is None or record.format != "pdf":
+            return None
+        start = int_or(passage.get("start"), 0)
+        page_index = max(0, sum(1 for p in record.pages if p <= start) - 1)
+        best = (passage.get("best_sentence") or {}).get("text", "")
+        return page_view(Path(self.settings.corpus_dir) / record.name, page_index, str(passage.get("text", "")), best)
 
     def _record(self, turn: dict, vote: str | None, comment: str | None = None) -> bool:
         """Write the answer's one line in the feedback log; False (and a warning) when it cannot."""

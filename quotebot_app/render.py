@@ -219,7 +219,27 @@ SOURCE_PLACEHOLDER = (
 )
 
 
-def render_source(passage: Mapping[str, Any], document_text: str, *, nonce: int = 0, window: int = SOURCE_WINDOW) -> str:
+def render_pdf_page(view: Any, title: str) -> str:
+    """The rendered PDF page with the quote's lines marked over it (``quotebot_app.pdfpage.PageView``)."""
+    marks = "".join(
+        f'<span class="qb-pdf-mark" style="left:{r.left * 100:.3f}%;top:{r.top * 100:.3f}%;'
+        f'width:{r.width * 100:.3f}%;height:{r.height * 100:.3f}%"></span>'
+        for r in view.rects
+    )
+    label = _e(view.label)
+    printed = f"page {label}" if view.label == str(view.number) else f"page {label} (page {view.number} of the file)"
+    return (
+        f'<figure class="qb-pdf"><figcaption class="qb-pdf-caption">The quote on {printed}</figcaption>'
+        f'<div class="qb-pdf-scroll" tabindex="0" role="region" aria-label="Page {label} of {title}">'
+        f'<div class="qb-pdf-page" style="aspect-ratio:{int(view.width)}/{int(view.height)}">'
+        f'<img class="qb-pdf-img" src="{view.data_uri()}" alt="Page {label} of {title}, the quote highlighted" '
+        f'width="{int(view.width)}" height="{int(view.height)}">{marks}</div></div></figure>'
+    )
+
+
+def render_source(
+    passage: Mapping[str, Any], document_text: str, *, nonce: int = 0, window: int = SOURCE_WINDOW, page: Any = None
+) -> str:
     """The document with the quoted span in ``<mark>`` (best sentence in ``<strong>``), all escaped.
 
     Very long documents are cut to ``window`` characters around the quote so the
@@ -255,7 +275,7 @@ def render_source(passage: Mapping[str, Any], document_text: str, *, nonce: int 
         '<button type="button" class="qb-source-close" data-action="close-source" '
         'aria-label="Close the source">Close</button>'
         f'<h2 class="qb-source-heading" tabindex="-1">{title}</h2>'
-        f'<p class="qb-source-meta">{meta}</p>{note}'
+        f'<p class="qb-source-meta">{meta}</p>{note}{render_pdf_page(page, title) if page is not None else ""}'
         f'<div class="qb-doc" tabindex="0" role="region" aria-label="Full text of {title}">{body}</div>'
         "</div>"
     )

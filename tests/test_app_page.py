@@ -326,6 +326,15 @@ def test_a_conversation_restored_from_the_browser_keeps_only_quotes_that_check_o
     assert restore.restore_turns("not a list", lambda name: None) == []
 
 
+def test_a_quote_is_found_among_the_glyphs_of_a_pdf_page_whatever_the_spacing():
+    from quotebot_app.pdfpage import find_span
+
+    page = list("Intro.\r\nThe e\ufb03cient man-\r\nagement of cramps helps.\r\nEnd.")
+    first, last = find_span(page, "The efficient management of cramps")
+    assert "".join(page[first : last + 1]) == "The e\ufb03cient man-\r\nagement of cramps"
+    assert find_span(page, "not on this page") is None and find_span(page, "  ") is None
+
+
 def test_feedback_log_rejects_unknown_votes(tmp_path):
     log = feedback.FeedbackLog(tmp_path / "new" / "folder" / "f.jsonl")
     log.append(answer(), "up")

@@ -345,3 +345,81 @@ def test_on_a_phone_the_question_box_stays_at_the_bottom(browser, served):
     width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert width[0] <= width[1], width
     context.close()
+
+
+# ---- 6. a PDF citation shows the page, the quote highlighted on it ----------------------------
+
+PDF_PAGES = [
+    ["Minerals and muscles", "", "A short guide to minerals in the diet."],
+    [
+        "Night cramps",
+        "",
+        "Magnesium supplements may reduce night-time leg cramps in older adults.",
+        "Potassium is found in bananas, beans and potatoes.",
+        "",
+        "Museum tickets",
+        "",
+        *[f"Gallery {n} of the city museum shows old maps, coins and painted vases." for n in range(1, 9)],
+        "The museum opens at nine every Sunday morning.",
+    ],
+]
+
+
+@pytest.fixture(scope="module")
+def pdf_served(tmp_path_factory):
+    from tests.docfixtures import make_pdf
+
+    root = tmp_path_factory.mktemp("pdf-page")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "minerals.pdf").write_bytes(make_pdf(PDF_PAGES))
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", feedback_path=root / "fb.jsonl", port=free_port())
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GRADIO_TEMP_DIR", str(root / "gradio-tmp"))
+        blocks, url = serve_in_process(settings, FakeEmbedder())
+    yield url, corpus / "minerals.pdf"
+    blocks.close()
+
+
+def test_a_pdf_citation_shows_the_page_with_the_quoted_words_highlighted(browser, pdf_served):
+    import pypdfium2 as pdfium
+
+    url, pdf = pdf_served
+    context, page = open_page(browser, url)
+    ask_on_page(page, "Can magnesium supplements reduce night-time leg cramps?")
+    turn = page.locator(".qb-turn").last
+    assert "page 2" in turn.locator(".qb-cite-loc").first.inner_text()
+    turn.locator(".qb-cite").first.click()
+    figure = page.locator("#qb-source .qb-pdf")
+    figure.wait_for()
+    assert figure.locator(".qb-pdf-caption").inner_text() == "The quote on page 2"
+    assert page.locator("#qb-source mark.qb-span").count() == 1  # the text view stays beside the page
+    page.wait_for_function("document.querySelector('#qb-source .qb-pdf-img').complete")
+    image = figure.locator(".qb-pdf-img").bounding_box()
+    marks = [m.bounding_box() for m in figure.locator(".qb-pdf-mark").all()]
+    assert marks
+    # Where PDFium itself draws the quoted words "Magnesium" and "adults", as fractions of the page.
+    document = pdfium.PdfDocument(str(pdf))
+    pdf_page = document[1]
+    width, height = pdf_page.get_size()
+    text = pdf_page.get_textpage()
+    for word in ("Magnesium", "adults"):
+        searcher = text.search(word, match_case=True)
+        index, count = searcher.get_next()
+        left, bottom, right, top = text.get_charbox(index)
+        _, _, right, _ = text.get_charbox(index + count - 1)
+        x = image["x"] + (left + right) / 2 / width * image["width"]
+        y = image["y"] + (height - (top + bottom) / 2) / height * image["height"]
+        assert any(m["x"] <= x <= m["x"] + m["width"] and m["y"] <= y <= m["y"] + m["height"] for m in marks), word
+    # ... and the words of the page that are not quoted lie under no mark.
+    quote = turn.locator(".qb-quote").first.text_content()
+    unquoted = [w for w in ("Potassium", "Museum", "Sunday") if w not in quote]
+    assert unquoted, quote
+    for word in unquoted:
+        index, _ = text.search(word, match_case=True).get_next()
+        left, bottom, right, top = text.get_charbox(index)
+        x = image["x"] + (left + right) / 2 / width * image["width"]
+        y = image["y"] + (height - (top + bottom) / 2) / height * image["height"]
+        assert not any(m["x"] <= x <= m["x"] + m["width"] and m["y"] <= y <= m["y"] + m["height"] for m in marks), word
+    document.close()
+    context.close()
