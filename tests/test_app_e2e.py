@@ -258,7 +258,7 @@ def test_theme_toggle_switches_light_and_dark_and_both_are_readable(page):
         screenshot(page, f"06-theme-{'dark' if expected else 'light'}")
     page.locator("#qb-theme").click()
     page.reload()
-    page.wait_for_selector("#qb-chat .qb-chip")
+    page.wait_for_selector(".qb-turn")  # the conversation comes back too
     assert page.evaluate(is_dark) == (not initial)  # the last choice is remembered
 
 
