@@ -45,11 +45,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import threading
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +55,8 @@ from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
+
+from indexer.milvus_noise import quiet_milvus_client
 
 from .chunking import Chunk
 from .store import (
@@ -184,6 +184,7 @@ class MilvusStore(VectorStore):
             return self._conn
 
     def _connect(self):
+        quiet_milvus_client()  # before pymilvus loads gRPC: see indexer/milvus_noise.py
         try:
             from pymilvus import MilvusClient
             from pymilvus.exceptions import MilvusException
@@ -200,7 +201,6 @@ class MilvusStore(VectorStore):
             path = Path(uri).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             uri = str(path)
-            _quiet_lite_iterator_warning()
         try:
             return MilvusClient(uri=uri, token=self._token, timeout=self.timeout)
         except MilvusException as err:
@@ -625,26 +625,6 @@ class MilvusStore(VectorStore):
         finally:
             iterator.close()
         return keys
-
-
-def _quiet_lite_iterator_warning() -> None:
-    """Milvus Lite has no server timestamps: each query iterator asks for one (its embedded gRPC
-    server logs the unimplemented call) and falls back to a client-side one (pymilvus warns).
-    The fallback is correct for a single local process, so both messages are noise there."""
-    for name in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
-        log = logging.getLogger(name)
-        if not any(isinstance(f, _LiteTimestampNoise) for f in log.filters):
-            log.addFilter(_LiteTimestampNoise())
-
-
-class _LiteTimestampNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "failed to get mvccTs" in message:
-            return False
-        if message.startswith("Exception calling application: Method not implemented") and record.exc_info:
-            return "AllocTimestamp" not in "".join(traceback.format_exception(*record.exc_info))
-        return True
 
 
 def _milvus_index(index_type: str, n: int, dim: int) -> tuple[str, dict]:
