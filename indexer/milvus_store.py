@@ -85,6 +85,12 @@ PART_BYTES = 60_000  # long values (manifest, document text) are split into part
 INSERT_BATCH = 1_000  # rows per insert call: ~2-8 MB of request, far below gRPC limits
 IDS_BATCH = 1_000  # primary keys per get/delete call
 SEARCH_LIMIT_MAX = 16_384  # Milvus' largest top-k
+# Searches read with Session consistency: this process's own writes are visible at once, other
+# processes' within a time tick (200 ms). Strong, the collections' default (kept for the head,
+# manifest and texts), makes a server wait for its next time tick on every search: 200 ms at the
+# median against 1.5 ms (docs/scale-out.md). A stale search is safe here: rows are filtered by the
+# generation the manifest names, so it can only miss a just-committed document for a moment.
+SEARCH_CONSISTENCY = "Session"
 DOC_NAME_MAX = 1_000  # bytes; a chunk's primary key is the name plus offsets and generation
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
 _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "block", "sentences"]
@@ -364,6 +370,7 @@ class MilvusStore(VectorStore):
                     limit=limit,
                     output_fields=_CHUNK_FIELDS,
                     search_params={"metric_type": "IP", "params": self._search_params(state, limit)},
+                    consistency_level=SEARCH_CONSISTENCY,
                     timeout=self.timeout,
                 )
             rows = [[(hit["entity"], float(hit["distance"])) for hit in result] for result in results]
