@@ -12,7 +12,8 @@ settings say (they only set the address it advertises). So this launcher
 
 1. binds ``127.0.0.1:PORT`` (the one address clients use) in the machine's network;
 2. moves itself into a private network namespace that has only a loopback
-   interface (``unshare``: root, or unprivileged user namespaces), and starts the
+   interface (``unshare``: root, or unprivileged user namespaces; a private mount
+   namespace too, to give the server its own pid-file folder), and starts the
    server there, where its ports are invisible to other machines and cannot clash
    with another server's (two of these can run side by side, on separate data
    folders: never two on one data folder);
@@ -45,8 +46,11 @@ __all__ = ["GRPC_PORT", "main"]
 GRPC_PORT = 19530  # inside the private namespace every port is the default one
 HEALTH_PORT = 9091
 COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
+CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+RUNTIME_DIRS = ("/run/milvus", "/tmp/milvus")  # where Milvus 2.3 puts its pid file, whatever MILVUS_RUN_DIR says
 PR_SET_PDEATHSIG = 1
 
 
@@ -59,16 +63,16 @@ def _libc() -> ctypes.CDLL:
 
 
 def enter_private_network() -> None:
-    """Move this (still single-threaded) process into a new network namespace.
+    """Move this (still single-threaded) process into new network and mount namespaces.
 
-    As root, a network namespace alone; otherwise a user namespace too, which maps
-    the caller to root inside so that it may bring the loopback interface up.
+    As root, those alone; otherwise a user namespace too, which maps the caller to
+    root inside so that it may bring the loopback interface up and mount.
     """
     libc = _libc()
-    if libc.unshare(CLONE_NEWNET) == 0:
+    if libc.unshare(CLONE_NEWNET | CLONE_NEWNS) == 0:
         return
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) != 0:
         err = ctypes.get_errno()
         raise LauncherError(
             f"cannot create a private network namespace ({os.strerror(err)}): Milvus 2.3.5 listens on every "
@@ -78,6 +82,20 @@ def enter_private_network() -> None:
     Path("/proc/self/setgroups").write_text("deny")
     Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
     Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+
+
+def private_runtime_dir(data: Path) -> None:
+    """Give this server its own pid-file folder: Milvus 2.3 writes ``/run/milvus`` (or, if it
+    cannot, ``/tmp/milvus``) for every server on the machine; bind ``DATA/run`` over whichever
+    exists, in this process's own mount namespace (nothing changes outside it)."""
+    libc = _libc()
+    run = data / "run"
+    run.mkdir(exist_ok=True)
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise LauncherError(f"cannot make the mounts private ({os.strerror(ctypes.get_errno())})")
+    for target in RUNTIME_DIRS:
+        if Path(target).is_dir() and libc.mount(str(run).encode(), target.encode(), None, MS_BIND, None) != 0:
+            raise LauncherError(f"cannot give the server its own {target} ({os.strerror(ctypes.get_errno())})")
 
 
 def loopback_up() -> None:
@@ -129,9 +147,11 @@ def start_server(data: Path, bin_dir: Path) -> subprocess.Popen:
         )
 
 
-def wait_healthy(server: subprocess.Popen, data: Path, timeout: float) -> None:
+def wait_healthy(server: subprocess.Popen, data: Path, timeout: float, stopping: threading.Event) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stopping.is_set():
+            raise LauncherError("stopped before the Milvus server was healthy")
         if server.poll() is not None:
             raise LauncherError(f"the Milvus server exited with status {server.returncode}; see {data / 'logs'}")
         try:
@@ -226,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         bin_dir = binaries_dir()
         enter_private_network()
         loopback_up()
+        private_runtime_dir(data)
         write_config(data)
         server = start_server(data, bin_dir)
-        wait_healthy(server, data, args.timeout)
+        wait_healthy(server, data, args.timeout, stopping)
         threading.Thread(target=serve, args=(listener,), daemon=True).start()
         print(f"READY http://127.0.0.1:{port} launcher={os.getpid()} server={server.pid}", flush=True)
         while not stopping.wait(0.5):
