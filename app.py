@@ -85,7 +85,7 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
                 chat = gr.HTML(
-                    render_conversation([], page.examples()),
+                    render_conversation([], info.examples),  # derived examples come with the first page load
                     elem_id="qb-chat",
                     apply_default_css=False,
                     js_on_load=static_text("chat.js"),

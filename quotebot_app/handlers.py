@@ -194,8 +194,8 @@ class Page:
         """The conversation from the browser's storage, each quote checked against the index first:
         what the browser sends back is not trusted (a turn that no longer checks out is dropped)."""
         turns = restore_turns(saved, self._verified_text)
-        if not turns:
-            return gr.skip(), []
+        # Without turns: the empty page with its examples, derived from the documents on the first
+        # load when corpus.toml has none (not at start-up, which reads no document text).
         return render_conversation(turns, self.examples()), turns
 
     def _verified_text(self, name: str) -> str | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 __all__ = ["PageView", "Rect", "find_span", "page_view"]
 
 _PDFIUM_LOCK = threading.Lock()  # PDFium is not thread-safe
-RENDER_WIDTH = 1000  # pixels across the rendered page: sharp in a side panel, ~150-300 KB as PNG
+RENDER_WIDTH = 1000  # pixels across the rendered page: sharp in a side panel, ~100-250 KB as JPEG
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Rect:
 
 @dataclass(frozen=True)
 class PageView:
-    png: bytes
+    image: bytes  # JPEG
     width: int  # pixels
     height: int
     label: str  # the printed page label ("xii", "12"), or the page number
@@ -43,7 +43,7 @@ class PageView:
     rects: tuple[Rect, ...]
 
     def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+        return "data:image/jpeg;base64," + base64.b64encode(self.image).decode("ascii")
 
 
 def _key(char: str) -> str:
@@ -119,7 +119,7 @@ def page_view(path: Path, page_index: int, quote: str, fallback: str = "") -> Pa
             scale = RENDER_WIDTH / width
             image = page.render(scale=scale).to_pil()
             buffer = io.BytesIO()
-            image.save(buffer, format="PNG", optimize=True)
+            image.convert("RGB").save(buffer, format="JPEG", quality=85)  # 5-10x faster and smaller than PNG
             label = document.get_page_label(page_index) or str(page_index + 1)
             textpage.close()
             page.close()
