@@ -395,6 +395,9 @@ def test_a_pdf_citation_shows_the_page_with_the_quoted_words_highlighted(browser
     assert figure.locator(".qb-pdf-caption").inner_text() == "The quote on page 2"
     assert page.locator("#qb-source mark.qb-span").count() == 1  # the text view stays beside the page
     page.wait_for_function("document.querySelector('#qb-source .qb-pdf-img').complete")
+    page.wait_for_timeout(300)
+    doc, mark = page.locator("#qb-source .qb-doc").bounding_box(), page.locator("#qb-source mark.qb-span").bounding_box()
+    assert doc["y"] <= mark["y"] < doc["y"] + doc["height"]  # the text view shows the quote too
     image = figure.locator(".qb-pdf-img").bounding_box()
     marks = [m.bounding_box() for m in figure.locator(".qb-pdf-mark").all()]
     assert marks

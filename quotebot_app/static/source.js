@@ -25,15 +25,15 @@ watch('value', () => {
     return;
   }
   column().classList.add('qb-open');
-  doc.scrollTop = Math.max(0, mark.offsetTop - doc.clientHeight / 3);
   const pdf = element.querySelector('.qb-pdf-scroll');
   const pdfMark = element.querySelector('.qb-pdf-mark');
-  if (pdf && pdfMark) {  // the page image is laid out before it scrolls to the marked lines
-    const toMark = () => { pdf.scrollTop = Math.max(0, pdfMark.offsetTop - pdf.clientHeight / 3); };
-    const img = element.querySelector('.qb-pdf-img');
-    if (img && !img.complete) img.addEventListener('load', toMark, {once: true});
-    toMark();
-  }
+  const place = () => {  // the quote a third of the way down the text view, and on the rendered page
+    doc.scrollTop = Math.max(0, mark.offsetTop - doc.clientHeight / 3);
+    if (pdf && pdfMark) pdf.scrollTop = Math.max(0, pdfMark.offsetTop - pdf.clientHeight / 3);
+  };
+  place();
+  const img = element.querySelector('.qb-pdf-img');
+  if (img && !img.complete) img.addEventListener('load', place, {once: true});  // laid out again once decoded
   const heading = element.querySelector('.qb-source-heading');
   if (heading) heading.focus({preventScroll: true});
 });
