@@ -178,9 +178,10 @@ def location_of(text: str, chunk: Chunk, start: int, pages: Sequence[int] = (), 
     """A human location for a passage starting at ``start``: page for paged documents (PDF),
     section for extracted ones (HTML, Word: their extracted lines mean nothing to a reader),
     else paragraph and line."""
-    if pages:
-        page = sum(1 for p in pages if p <= start)
-        return f"page {max(page, 1)}"
+    if pages:  # "page 12 (PDF page 15)" when the PDF prints its own page labels (indexer.document.PageStarts)
+        from indexer.document import page_citation
+
+        return page_citation(pages, start)
     if fmt not in _PLAIN_FORMATS:
         return f'section "{chunk.heading}"' if chunk.heading else f"paragraph {chunk.block + 1}"
     line = text.count("\n", 0, start) + 1

@@ -41,7 +41,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 8
+    version: int = 9
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25

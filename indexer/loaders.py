@@ -10,14 +10,11 @@ stores beside the vectors so every quote stays a checkable slice of it
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import logging
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .decoding import decode_text
 from .document import Document, DocumentError, Extracted
@@ -53,67 +50,13 @@ def load_html(data: bytes) -> Extracted:
 
 
 def load_pdf(data: bytes) -> Extracted:
-    """Text of each page, pages separated by a blank line; ``pages`` holds where each starts."""
-    from pypdf import PdfReader
+    """Paragraphs of each page (see ``indexer.pdf``), pages separated by a blank line; ``pages`` holds
+    where each starts and the labels printed on them."""
+    from .pdf import read_pdf
 
     if b"%PDF-" not in data[:1024]:
         raise DocumentError("this is not a PDF file (no %PDF header); export it as PDF again")
-    with _quiet("pypdf"):
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            _unlock(reader)
-            texts = [_page_text(page) for page in reader.pages]
-        except DocumentError:
-            raise
-        except Exception as err:  # pypdf raises many types on damaged files
-            raise DocumentError(
-                f"cannot read this PDF ({type(err).__name__}: {err}); it may be truncated or damaged: "
-                "download or export it again"
-            ) from err
-    if not any(t.strip() for t in texts):
-        raise DocumentError(
-            f"the PDF has {len(texts)} page(s) but no text layer (probably scanned images); "
-            "run OCR on it first (for example: ocrmypdf in.pdf out.pdf) and add the result"
-        )
-    starts, offset = [], 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + 2
-    return Extracted("\n\n".join(texts), pages=tuple(starts))
-
-
-def _unlock(reader) -> None:
-    """Open PDFs that are encrypted only against editing (empty user password); refuse the others."""
-    if not reader.is_encrypted:
-        return
-    from pypdf.errors import DependencyError
-
-    try:
-        unlocked = reader.decrypt("")
-    except DependencyError as err:
-        raise DocumentError(f"the PDF is encrypted and cannot be opened here ({err}); save an unencrypted copy") from err
-    if not unlocked:
-        raise DocumentError(
-            "the PDF is protected by a password; save a copy without the password (for example print it to PDF) "
-            "and add that"
-        )
-
-
-def _page_text(page) -> str:
-    text = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
-
-
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    """Silence a parser's warnings about damaged files: the DocumentError says it once, clearly."""
-    logger = logging.getLogger(logger_name)
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
+    return read_pdf(data)
 
 
 def load_docx(data: bytes) -> Extracted:

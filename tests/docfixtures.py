@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["make_pdf", "make_docx", "HTML_PAGE", "write_mixed_formats"]
+__all__ = ["make_pdf", "make_book_pdf", "BOOK_PAGES", "make_docx", "HTML_PAGE", "write_mixed_formats"]
 
 
 def make_pdf(pages: Sequence[Sequence[str]], *, user_password: str | None = None, owner_password: str | None = None) -> bytes:
@@ -47,6 +47,120 @@ def make_pdf(pages: Sequence[Sequence[str]], *, user_password: str | None = None
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def make_book_pdf(
+    pages: Sequence[Sequence[str]],
+    *,
+    header: str | None = None,
+    numbers: bool = True,
+    labels: tuple[str, int] | None = None,
+    title: str | None = None,
+) -> bytes:
+    """A typeset-looking PDF: one printed line per string, a blank string is a paragraph gap,
+    a line starting with ``## `` is a 16 pt heading; ``header`` (with ``{n}`` for the page
+    number) is drawn at the top of every page and the page number at the bottom when
+    ``numbers``. ``labels=("roman", 3)`` numbers the first 3 pages i, ii, iii and the rest
+    from 1, as books do; ``title`` is the title property."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject
+
+    writer = PdfWriter()
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Times-Roman"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
+        )
+    )
+
+    def draw(text: str, x: float, y: float, size: float) -> str:
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        return f"BT /F1 {size} Tf {x} {y} Td ({escaped}) Tj ET"
+
+    for n, lines in enumerate(pages, start=1):
+        page = writer.add_blank_page(612, 792)
+        ops = []
+        if header is not None:
+            ops.append(draw(header.format(n=n), 72, 750, 9))
+        if numbers:
+            ops.append(draw(str(n), 300, 40, 9))
+        y = 710.0
+        for line in lines:
+            if not line:
+                y -= 10
+            elif line.startswith("## "):
+                y -= 8
+                ops.append(draw(line[3:], 72, y, 16))
+                y -= 24
+            else:
+                ops.append(draw(line, 72, y, 11))
+                y -= 13.5
+        stream = StreamObject()
+        stream.set_data("\n".join(ops).encode("cp1252"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
+    if labels is not None:
+        style, count = labels
+        writer.set_page_label(0, count - 1, "/r" if style == "roman" else "/D")
+        writer.set_page_label(count, len(pages) - 1, "/D", start=1)
+    if title is not None:
+        writer.add_metadata({"/Title": title})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+# A short manual as typeset: a contents page with dot leaders, two pages of prose with a
+# hyphenated line end and a real hyphen at a line end, and an index page.
+BOOK_PAGES = [
+    [
+        "## Contents",
+        "1 Getting started . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . 1",
+        "2 Configuration . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . 2",
+        "3 Troubleshooting . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . 2",
+        "Index . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . . 3",
+    ],
+    [
+        "## Getting started",
+        "The gardening planner keeps track of every bed in your allotment and reminds you",
+        "when to sow, water and harvest. Start it once and it runs quietly in the back-",
+        "ground, checking the weather forecast every morning before you wake up.",
+        "",
+        "Each bed has a name, a size and a list of crops. The planner uses a well-",
+        "known rotation rule so that no crop family grows in the same bed twice in",
+        "a row, which keeps the soil healthy.",
+        "",
+        "## Configuration",
+        "Settings live in a plain text file called planner.conf in your home folder.",
+        "The frost date, well known to local growers, decides when tomatoes may go out.",
+    ],
+    [
+        "## Troubleshooting",
+        "If the reminders stop, check that the planner still has permission to send",
+        "notifications. A missing forecast usually means the weather service was down",
+        "overnight; the planner tries again an hour later without any help.",
+        "The reminders come back on their own once the service answers again.",
+        "Nothing you planted is lost when a forecast is missing.",
+    ],
+    [
+        "## Index",
+        "allotment, 1",
+        "beds, 1, 2",
+        "configuration file, 2",
+        "crop rotation, 1",
+        "forecast, 1, 3",
+        "frost date, 2",
+        "notifications, 3",
+        "reminders, 1, 3",
+        "tomatoes, 2",
+    ],
+]
 
 
 def make_docx(title: str = "Core title") -> bytes:
