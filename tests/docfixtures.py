@@ -13,40 +13,56 @@ from typing import Sequence
 __all__ = ["make_pdf", "make_book_pdf", "BOOK_PAGES", "make_docx", "HTML_PAGE", "write_mixed_formats"]
 
 
-def make_pdf(pages: Sequence[Sequence[str]], *, user_password: str | None = None, owner_password: str | None = None) -> bytes:
-    """A PDF with one page per item of ``pages``, each line drawn as text; an empty page has no text."""
+def _pdf_writer_with_fonts(*base_fonts: str):
+    """A pypdf writer and a page-resources factory naming ``base_fonts`` /F1, /F2, ..."""
     from pypdf import PdfWriter
-    from pypdf.generic import DictionaryObject, NameObject, StreamObject
+    from pypdf.generic import DictionaryObject, NameObject
 
     writer = PdfWriter()
-    font = writer._add_object(
-        DictionaryObject(
-            {
-                NameObject("/Type"): NameObject("/Font"),
-                NameObject("/Subtype"): NameObject("/Type1"),
-                NameObject("/BaseFont"): NameObject("/Helvetica"),
-                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-            }
+    fonts = DictionaryObject()
+    for n, base in enumerate(base_fonts, start=1):
+        fonts[NameObject(f"/F{n}")] = writer._add_object(
+            DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/Font"),
+                    NameObject("/Subtype"): NameObject("/Type1"),
+                    NameObject("/BaseFont"): NameObject(base),
+                    NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+                }
+            )
         )
-    )
-    for lines in pages:
-        page = writer.add_blank_page(612, 792)
-        ops = ["BT", "/F1 11 Tf", "14 TL", "72 720 Td"]
-        for line in lines:
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(f"({escaped}) Tj T*")
-        ops.append("ET")
-        stream = StreamObject()
-        stream.set_data("\n".join(ops).encode("cp1252"))
-        page[NameObject("/Contents")] = writer._add_object(stream)
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
-        )
-    if user_password is not None or owner_password is not None:
-        writer.encrypt(user_password=user_password or "", owner_password=owner_password, algorithm="AES-128")
+    return writer, fonts
+
+
+def _add_pdf_page(writer, fonts, ops: list[str]) -> None:
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject
+
+    page = writer.add_blank_page(612, 792)
+    stream = StreamObject()
+    stream.set_data("\n".join(ops).encode("cp1252"))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+
+
+def _pdf_string(text: str) -> str:
+    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def _pdf_bytes(writer) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def make_pdf(pages: Sequence[Sequence[str]], *, user_password: str | None = None, owner_password: str | None = None) -> bytes:
+    """A PDF with one page per item of ``pages``, each line drawn as text; an empty page has no text."""
+    writer, fonts = _pdf_writer_with_fonts("/Helvetica")
+    for lines in pages:
+        ops = ["BT", "/F1 11 Tf", "14 TL", "72 720 Td", *(f"{_pdf_string(line)} Tj T*" for line in lines), "ET"]
+        _add_pdf_page(writer, fonts, ops)
+    if user_password is not None or owner_password is not None:
+        writer.encrypt(user_password=user_password or "", owner_password=owner_password, algorithm="AES-128")
+    return _pdf_bytes(writer)
 
 
 def make_book_pdf(
@@ -58,31 +74,16 @@ def make_book_pdf(
     title: str | None = None,
 ) -> bytes:
     """A typeset-looking PDF: one printed line per string, a blank string is a paragraph gap,
-    a line starting with ``## `` is a 16 pt heading; ``header`` (with ``{n}`` for the page
-    number) is drawn at the top of every page and the page number at the bottom when
-    ``numbers``. ``labels=("roman", 3)`` numbers the first 3 pages i, ii, iii and the rest
-    from 1, as books do; ``title`` is the title property."""
-    from pypdf import PdfWriter
-    from pypdf.generic import DictionaryObject, NameObject, StreamObject
+    a line starting with ``## `` is a 16 pt heading and one starting with ``$ `` is code in
+    Courier; ``header`` (with ``{n}`` for the page number) is drawn at the top of every page
+    and the page number at the bottom when ``numbers``. ``labels=("roman", 3)`` numbers the
+    first 3 pages i, ii, iii and the rest from 1, as books do; ``title`` is the title property."""
+    writer, fonts = _pdf_writer_with_fonts("/Times-Roman", "/Courier")
 
-    writer = PdfWriter()
-    font = writer._add_object(
-        DictionaryObject(
-            {
-                NameObject("/Type"): NameObject("/Font"),
-                NameObject("/Subtype"): NameObject("/Type1"),
-                NameObject("/BaseFont"): NameObject("/Times-Roman"),
-                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-            }
-        )
-    )
-
-    def draw(text: str, x: float, y: float, size: float) -> str:
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        return f"BT /F1 {size} Tf {x} {y} Td ({escaped}) Tj ET"
+    def draw(text: str, x: float, y: float, size: float, font: int = 1) -> str:
+        return f"BT /F{font} {size} Tf {x} {y} Td {_pdf_string(text)} Tj ET"
 
     for n, lines in enumerate(pages, start=1):
-        page = writer.add_blank_page(612, 792)
         ops = []
         if header is not None:
             ops.append(draw(header.format(n=n), 72, 750, 9))
@@ -96,24 +97,20 @@ def make_book_pdf(
                 y -= 8
                 ops.append(draw(line[3:], 72, y, 16))
                 y -= 24
+            elif line.startswith("$ "):
+                ops.append(draw(line[2:], 90, y, 10, font=2))
+                y -= 12
             else:
                 ops.append(draw(line, 72, y, 11))
                 y -= 13.5
-        stream = StreamObject()
-        stream.set_data("\n".join(ops).encode("cp1252"))
-        page[NameObject("/Contents")] = writer._add_object(stream)
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
-        )
+        _add_pdf_page(writer, fonts, ops)
     if labels is not None:
         style, count = labels
         writer.set_page_label(0, count - 1, "/r" if style == "roman" else "/D")
         writer.set_page_label(count, len(pages) - 1, "/D", start=1)
     if title is not None:
         writer.add_metadata({"/Title": title})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return _pdf_bytes(writer)
 
 
 # A short manual as typeset: a contents page with dot leaders, two pages of prose with a
