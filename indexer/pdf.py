@@ -43,6 +43,7 @@ class Line:
     bottom: float
     top: float
     size: float
+    mono: bool = False  # every glyph in a monospaced font: a line of code
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def read_pdf(data: bytes) -> Extracted:
             f"the PDF has {len(pages)} page(s) but no text layer (probably scanned images); "
             "run OCR on it first (for example: ocrmypdf in.pdf out.pdf) and add the result"
         )
-    texts = pages_to_text(pages)
+    texts = pages_to_text(pages, labels)
     starts, offset = [], 0
     for text in texts:
         starts.append(offset)
@@ -101,65 +102,63 @@ def _open_error(reason: str) -> str:
     )
 
 
+# Monospaced fonts by name: Courier, *Mono*, Consolas, TeX's CMTT/SFTT/LMTT typewriter faces.
+_MONO_FONT = re.compile(r"mono|courier|consol|menlo|inconsolata|typewriter|code|(?:^|\+)(?:CM|SF|EC|LM|TC)?TT\d", re.I)
+_HYPHEN_MARKS = ("\ufffe", "\x02")
+_PDFIUM_LINE_END = re.compile(r"([^\n\ufffe\x02]*)(\n|\ufffe|\x02|$)")
+_SAMPLES = 7  # glyphs of a line whose font is asked for: enough to tell a code line from prose with a word of code
+
+
 def _page_lines(textpage, pdfium_c) -> list[Line]:
-    """Group PDFium's text runs (one per font change) into printed lines, in drawing order."""
+    """PDFium's printed lines (its text, one character per glyph, breaks lines with CR LF), each
+    with its box, baseline, largest font size and whether every sampled glyph is monospaced."""
+    import ctypes
+
+    text = textpage.get_text_range()
     lines: list[Line] = []
-    runs: list[tuple[str, float, float, float, float, float]] = []
-    for i in range(textpage.count_rects()):
-        left, bottom, right, top = textpage.get_rect(i)
-        text = textpage.get_text_bounded(left, bottom, right, top)
-        if not text.strip():
+    left, bottom, right, top = (ctypes.c_double() for _ in range(4))
+    x, y = ctypes.c_double(), ctypes.c_double()
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    box_refs = [ctypes.byref(v) for v in (left, right, bottom, top)]
+    mono_fonts: dict[tuple[bytes, int], bool] = {}
+    pos = 0
+    # PDFium joins a line that ends in a hyphen it thinks the layout added to the next one,
+    # marking the hyphen U+FFFE; split there again so the line-end rule (join_lines) decides.
+    for piece in _PDFIUM_LINE_END.finditer(text):
+        raw = piece.group(1) + ("-" if piece.group(2) in _HYPHEN_MARKS else "")
+        start, pos = pos, piece.end()
+        glyphs = [start + i for i, ch in enumerate(raw) if not ch.isspace()]
+        if not glyphs:
             continue
-        runs.append((text, left, right, bottom, top, _font_size(textpage, pdfium_c, left, right, bottom, top)))
-    current: list[tuple[str, float, float, float, float, float]] = []
-    for run in runs:
-        if current and not _same_line(current[-1], run):
-            lines.append(_make_line(current))
-            current = []
-        current.append(run)
-    if current:
-        lines.append(_make_line(current))
-    return [line for line in lines if line.text]
-
-
-def _font_size(textpage, pdfium_c, left: float, right: float, bottom: float, top: float) -> float:
-    """The font size of a run, from a glyph inside it (a probe can fall between two words)."""
-    middle = (bottom + top) / 2
-    for share in (0.5, 0.25, 0.75, 0.1, 0.9):
-        index = pdfium_c.FPDFText_GetCharIndexAtPos(textpage, left + share * (right - left), middle, 2.0, 2.0)
-        if index >= 0:
-            size = float(pdfium_c.FPDFText_GetFontSize(textpage, index))
-            if size > 0:
-                return size
-    return top - bottom
-
-
-def _same_line(a, b) -> bool:
-    """Runs share a line when they overlap vertically and ``b`` does not start back at the left."""
-    overlap = min(a[4], b[4]) - max(a[3], b[3])
-    smaller = max(min(a[4] - a[3], b[4] - b[3]), 0.1)
-    return overlap >= 0.4 * smaller and b[1] >= a[1] - 1
-
-
-def _make_line(runs) -> Line:
-    parts: list[str] = []
-    for n, (text, left, *_rest) in enumerate(runs):
-        text = text.replace("\r", "").replace("\n", " ")
-        if n and parts[-1][-1:] != " " and not text.startswith(" "):
-            gap = left - runs[n - 1][2]
-            if gap > 0.15 * runs[n - 1][5]:
-                parts.append(" ")
-        parts.append(text)
-    text = " ".join(fix_glyphs("".join(parts)).split())
-    main = max(runs, key=lambda r: (round(r[5], 1), len(r[0])))  # the largest print: body text beside code
-    return Line(
-        text,
-        min(r[1] for r in runs),
-        max(r[2] for r in runs),
-        main[3],  # the main run's bottom: smaller code or index runs sit higher
-        max(r[4] for r in runs),
-        round(main[5], 1),
-    )
+        step = max(1, len(glyphs) // _SAMPLES)
+        sample = sorted({*glyphs[::step], glyphs[-1]})
+        sizes, monos, boxes = [], [], []
+        for index in sample:
+            sizes.append(float(pdfium_c.FPDFText_GetFontSize(textpage, index)))
+            pdfium_c.FPDFText_GetFontInfo(textpage, index, name, 128, ctypes.byref(flags))
+            key = (name.value, flags.value)
+            if key not in mono_fonts:
+                mono_fonts[key] = bool(flags.value & 1) or bool(_MONO_FONT.search(name.value.decode("latin-1")))
+            monos.append(mono_fonts[key])
+            pdfium_c.FPDFText_GetCharBox(textpage, index, *box_refs)
+            boxes.append((left.value, right.value, bottom.value, top.value))
+        biggest = max(range(len(sample)), key=lambda n: sizes[n])
+        pdfium_c.FPDFText_GetCharOrigin(textpage, sample[biggest], ctypes.byref(x), ctypes.byref(y))
+        clean = " ".join(fix_glyphs(raw).split())
+        if clean:
+            lines.append(
+                Line(
+                    clean,
+                    boxes[0][0],
+                    max(b[1] for b in boxes),
+                    y.value,
+                    max(b[3] for b in boxes),
+                    round(sizes[biggest], 1) or 10.0,
+                    all(monos),
+                )
+            )
+    return lines
 
 
 _BOILERPLATE_TITLE = re.compile(r"^(untitled|microsoft word - |document\d*$)", re.IGNORECASE)
@@ -210,15 +209,16 @@ _GLYPHS = {
     "\u2011": "-",
     "\x02": "-",  # PDFium: a hyphen the layout added at a line end
     "\ufffe": "-",
+    "\r": "",
 }
 _GLYPH_TABLE = str.maketrans(_GLYPHS)
 # "c©": a copyright sign some fonts draw as a "c" inside a circle glyph, read as both.
-_COPYRIGHT = re.compile(r"\bc\s?©")
+_COPYRIGHT = re.compile(r"\bc\s?©|\rc\b")  # PDFium reads TeX's circle as "\r"
 
 
 def fix_glyphs(text: str) -> str:
     """Ligatures spelled out, odd spaces made plain, PDF hyphen marks made hyphens, ``c©`` -> ``©``."""
-    return _COPYRIGHT.sub("©", text.translate(_GLYPH_TABLE))
+    return _COPYRIGHT.sub("©", text).translate(_GLYPH_TABLE)
 
 
 # ---- running headers, footers, page numbers -----------------------------------------------
@@ -241,12 +241,14 @@ def _margin_indexes(lines: list[Line]) -> set[int]:
     return set(order[:_MARGIN_LINES]) | set(order[-_MARGIN_LINES:])
 
 
-def running_lines(pages: list[list[Line]]) -> set[tuple[int, int]]:
+def running_lines(pages: list[list[Line]], labels: list[str] | tuple[str, ...] = ()) -> set[tuple[int, int]]:
     """``(page, line)`` of running headers, footers and page numbers.
 
     A line is one when it is among the top or bottom lines of its page and either
-    is a bare page number ("12", "xii", "Page 3 of 9") or repeats, digits aside, at
-    the same height on at least three pages (two when the PDF has three or four).
+    is a bare page number ("12", "xii", "Page 3 of 9"), or starts or ends with the
+    page's printed label in a short line ("Chapter 4: Examples 5"), or repeats,
+    digits aside, at the same height on at least three pages (two when the PDF has
+    three or four).
     """
     keys: Counter = Counter()
     margins: list[set[int]] = []
@@ -261,9 +263,15 @@ def running_lines(pages: list[list[Line]]) -> set[tuple[int, int]]:
     for p, lines in enumerate(pages):
         for i in margins[p]:
             line = lines[i]
-            if _PAGE_NUMBER.match(line.text) or keys[_margin_key(line)] >= needed:
+            label = labels[p] if p < len(labels) else str(p + 1)
+            if _PAGE_NUMBER.match(line.text) or keys[_margin_key(line)] >= needed or _carries_label(line.text, label):
                 found.add((p, i))
     return found
+
+
+def _carries_label(text: str, label: str) -> bool:
+    words = text.split()
+    return 1 < len(words) <= 14 and label in (words[0], words[-1])
 
 
 # ---- tables of contents and indexes -------------------------------------------------------
@@ -301,11 +309,14 @@ _BULLET_START = re.compile(r"^(?:[•◦▪‣∙●○■□–—*-]\s|\(?\d{1
 _SENTENCE_END = re.compile(r"[.!?:;]['\")\]”’]*$")
 _HYPHENATED = re.compile(r"((?:[A-Za-z]+-)*)([A-Za-z]+)-$")
 _WORD_START = re.compile(r"^([a-z]+)")
+_CAPITALS_START = re.compile(r"^([A-Z]+)\b")
 _WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
 
 
 def _body_size(lines: list[Line]) -> float:
-    sizes = Counter(line.size for line in lines for _ in range(max(len(line.text), 1)))
+    sizes: Counter = Counter()
+    for line in lines:
+        sizes[line.size] += len(line.text)
     return sizes.most_common(1)[0][0] if sizes else 10.0
 
 
@@ -339,10 +350,13 @@ def join_lines(first: str, second: str, words: set[str], compounds: set[str]) ->
     """
     head = _HYPHENATED.search(first)
     tail = _WORD_START.match(second)
+    if head and not tail and head.group(2).isupper():  # "IM-" + "PLIED": capitals split like words
+        tail = _CAPITALS_START.match(second)
     if head and tail and not first.endswith("--"):
         left, right = head.group(2), tail.group(1)
         joined = (left + right).lower()
         compound = f"{head.group(1)}{left}-{right}".lower()
+        right = right.lower()
         keep = compound in compounds or (
             joined not in words and left.lower() in words and right in words and len(left) > 1 and len(right) > 1
         )
@@ -379,28 +393,81 @@ def _breaks_between(lines: list[Line], first: Line, a: Line, b: Line, pitch: flo
 
 
 def page_paragraphs(lines: list[Line], words: set[str], compounds: set[str]) -> list[str]:
-    """The paragraphs of one page's remaining lines, in order."""
+    """The paragraphs of one page's remaining lines, in order; runs of monospaced lines are
+    code, kept line by line (with their indentation) inside a ``` fence."""
     if not lines:
         return []
     body = _body_size(lines)
     steps = [a.bottom - b.bottom for a, b in zip(lines, lines[1:]) if a.size == b.size == body and a.bottom > b.bottom]
     pitch = statistics.median(steps) if steps else body * 1.2
     paragraphs: list[str] = []
-    current, first = lines[0].text, lines[0]
+    group: list[Line] = [lines[0]]
     for a, b in zip(lines, lines[1:]):
-        if _breaks_between(lines, first, a, b, pitch, body):
-            paragraphs.append(current)
-            current, first = b.text, b
+        if a.mono and b.mono and 0 < a.bottom - b.bottom <= 2.6 * pitch:
+            group.append(b)  # code keeps its blank lines
+        elif not a.mono and not b.mono and not _breaks_between(lines, group[0], a, b, pitch, body):
+            group.append(b)
         else:
-            current = join_lines(current, b.text, words, compounds)
-    paragraphs.append(current)
+            paragraphs.append(_render(group, words, compounds))
+            group = [b]
+    paragraphs.append(_render(group, words, compounds))
     return [p for p in paragraphs if p.strip()]
 
 
-def pages_to_text(pages: list[list[Line]]) -> list[str]:
+def _render(group: list[Line], words: set[str], compounds: set[str]) -> str:
+    if not group[0].mono:
+        text = group[0].text
+        for line in group[1:]:
+            text = join_lines(text, line.text, words, compounds)
+        return text
+    left = min(line.left for line in group)
+    width = 0.525 * group[0].size  # a typewriter glyph's advance, near enough to count indent steps
+    code = "\n".join(" " * round((line.left - left) / width) + line.text for line in group)
+    return f"```\n{code}\n```"
+
+
+def merge_same_baseline(lines: list[Line]) -> list[Line]:
+    """Pieces PDFium cut out of one printed line (at a superscript footnote mark) put back together."""
+    merged: list[Line] = []
+    for line in lines:
+        last = merged[-1] if merged else None
+        if last and abs(last.bottom - line.bottom) < 0.3 * line.size and -1 <= line.left - last.right < 2 * line.size:
+            glue = "" if line.left - last.right < 0.15 * line.size or line.text[:1] in ".,;:)" else " "
+            merged[-1] = Line(
+                last.text + glue + line.text, last.left, line.right, last.bottom, max(last.top, line.top),
+                max(last.size, line.size), last.mono and line.mono,
+            )
+        else:
+            merged.append(line)
+    return merged
+
+
+_TOC_ENTRY = re.compile(r"^(?:(?:\d+|[A-Z])(?:\.\d+)*\.?\s+\S.{0,70}|.{1,70}\s\d{1,4})$")
+
+
+def drop_contents_lists(lines: list[Line]) -> list[Line]:
+    """A "Contents" heading and the numbered entries under it (a paper's table of contents has
+    no dot leaders), up to the first line that is not an entry."""
+    kept: list[Line] = []
+    listing = False
+    for line in lines:
+        if _CONTENTS_HEADING.match(line.text.strip()):
+            listing = True
+            continue
+        if listing and (_TOC_ENTRY.match(line.text) or len(line.text) <= 60) and not _SENTENCE_END.search(line.text):
+            continue
+        listing = False
+        kept.append(line)
+    return kept
+
+
+def pages_to_text(pages: list[list[Line]], labels: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Each page's readable text: paragraphs separated by blank lines; listing pages left empty."""
-    drop = running_lines(pages)
-    kept_pages = [[line for i, line in enumerate(lines) if (p, i) not in drop] for p, lines in enumerate(pages)]
+    drop = running_lines(pages, labels)
+    kept_pages = [
+        drop_contents_lists(merge_same_baseline([line for i, line in enumerate(lines) if (p, i) not in drop]))
+        for p, lines in enumerate(pages)
+    ]
     words, compounds = vocabulary(kept_pages)
     texts: list[str] = []
     previous_listing = False

@@ -112,3 +112,31 @@ def test_contents_and_index_pages_are_recognised_and_prose_is_not():
     prose = [_line("Mix the soil well. Water it on 3 days, 2 of them warm.", 680 - 14 * n) for n in range(8)]
     assert is_contents_or_index(contents) and is_contents_or_index(index)
     assert not is_contents_or_index(prose)
+
+
+def test_monospaced_lines_are_a_code_block_kept_line_by_line(tmp_path):
+    pages = [[
+        "## Running it",
+        "Start the planner from a terminal with the path of your allotment file:",
+        "$ planner --beds allotment.conf",
+        "$ planner --check",
+        "",
+        "The second command only checks the file and changes nothing at all.",
+    ]]
+    path = tmp_path / "run.pdf"
+    path.write_bytes(make_book_pdf(pages, numbers=False))
+    doc = load_document(path, "run.pdf")
+    assert "\n\n```\nplanner --beds allotment.conf\nplanner --check\n```\n\n" in doc.text
+    chunks = chunk_text(doc.text, doc.name)
+    assert any(c.text == "planner --beds allotment.conf\nplanner --check" for c in chunks)
+
+
+def test_a_papers_contents_list_without_page_numbers_is_dropped():
+    lines = [_line("CONTENTS", 700), *(_line(t, 680 - 14 * n) for n, t in enumerate(
+        ["1 Introduction", "2 Obtaining the package", "2.1 Installing", "Acknowledgements", "A Journal abbreviations"]))]
+    lines.append(_line("The journal encourages authors to prepare their papers using LaTeX.", 500))
+    from indexer.pdf import drop_contents_lists
+
+    assert [line.text for line in drop_contents_lists(lines)] == [
+        "The journal encourages authors to prepare their papers using LaTeX."
+    ]
