@@ -368,7 +368,8 @@ def _code_or_table_sentences(text: str, block: Block, index: int, heading: str, 
     if block.kind == "table":
         return [Sentence(a, b, index, heading, False, False) for a, b in lines]
     if block.end - block.start <= settings.max_chars:
-        return [Sentence(block.start, block.end, index, heading, False, False)]
+        start, end = _trim(text, block.start, block.end)  # a quote starts at the code, not its indentation
+        return [Sentence(start, end, index, heading, False, False)]
     pieces: list[tuple[int, int]] = []
     for a, b in lines:
         gap = pieces and text.count("\n", pieces[-1][1], a) > 1

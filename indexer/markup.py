@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .document import DocumentError, Extracted
+from .html import PERMALINK_SIGNS, main_content, page_title, prune
 
 __all__ = ["Block", "render_blocks", "html_to_text", "docx_to_text"]
 
@@ -27,7 +28,7 @@ _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE container: legacy .doc, 
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # "heading", "para", "item" or "row"
+    kind: str  # "heading", "para", "item", "row" or "code"
     text: str
     level: int = 0  # heading level, 1..6
 
@@ -37,11 +38,14 @@ def render_blocks(blocks: Iterable[Block]) -> str:
     parts: list[str] = []
     previous = ""
     for block in blocks:
-        text = block.text.strip()
-        if not text:
+        text = block.text.strip("\n").rstrip() if block.kind == "code" else block.text.strip()
+        if not text.strip():
             continue
         if block.kind == "heading":
             line = f"{'#' * min(max(block.level, 1), 6)} {' '.join(text.split())}"
+        elif block.kind == "code":  # fenced, so the chunker keeps it whole and never reads "# x" as a heading
+            fence = "~~~" if "```" in block.text else "```"
+            line = f"{fence}\n{text}\n{fence}"
         elif block.kind == "item":
             line = BULLET + text
         else:
@@ -81,10 +85,11 @@ def html_to_text(data: bytes) -> Extracted:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "html.parser")
-    title = " ".join(soup.title.get_text().split()) if soup.title else ""
+    title = page_title(soup)
     for tag in soup.find_all(_is_invisible):
         tag.decompose()
-    return Extracted(render_blocks(_html_blocks(soup)), title=title)
+    prune(soup)
+    return Extracted(render_blocks(_html_blocks(main_content(soup))), title=title)
 
 
 def _is_invisible(tag) -> bool:
@@ -125,11 +130,12 @@ def _html_blocks(soup) -> list[Block]:
         name = node.name
         if name in _HEADINGS:
             flush()
-            blocks.append(Block("heading", node.get_text(" "), _HEADINGS[name]))
+            heading = _inline_text(node).rstrip(PERMALINK_SIGNS + " ")
+            blocks.append(Block("heading", heading, _HEADINGS[name]))
         elif name == "pre":
             flush()
             text = "\n".join(line.rstrip() for line in node.get_text().strip("\n").split("\n"))
-            blocks.append(Block(context[-1], text))
+            blocks.append(Block("code", text))
         elif name == "table":
             flush()
             blocks.extend(Block("row", row) for row in _html_table_rows(node))
@@ -146,10 +152,28 @@ def _html_blocks(soup) -> list[Block]:
     return blocks
 
 
+def _inline_text(tag) -> str:
+    """The text of a cell or heading as it reads: inline elements run together ("mozilla<wbr>.org"
+    is one word), line breaks and nested blocks become spaces."""
+    from bs4.element import NavigableString, Tag
+
+    parts: list[str] = []
+    stack: list[object] = [tag]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, NavigableString):
+            parts.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name == "br" or node.name in _BLOCK_TAGS:
+                parts.append(" ")
+            stack.extend(reversed(node.contents))
+    return " ".join("".join(parts).split())
+
+
 def _html_table_rows(table) -> list[str]:
     rows = []
     for tr in table.find_all("tr"):
-        cells = [" ".join(cell.get_text(" ").split()) for cell in tr.find_all(["td", "th"], recursive=False)]
+        cells = [_inline_text(cell) for cell in tr.find_all(["td", "th"], recursive=False)]
         line = " | ".join(c for c in cells if c)
         if line:
             rows.append(line)

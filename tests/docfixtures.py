@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["make_pdf", "make_book_pdf", "BOOK_PAGES", "make_docx", "HTML_PAGE", "write_mixed_formats"]
+__all__ = ["make_pdf", "make_book_pdf", "BOOK_PAGES", "make_docx", "HTML_PAGE", "DOCS_PAGE", "write_mixed_formats"]
 
 
 def _pdf_writer_with_fonts(*base_fonts: str):
@@ -200,6 +200,43 @@ HTML_PAGE = """<!doctype html>
 <noscript>NOSCRIPT TEXT</noscript>
 <table><tr><th>Age</th><th>Hours</th></tr><tr><td>Adult</td><td>7-9</td></tr></table>
 <script type="application/ld+json">{"name": "JSON TEXT"}</script>
+</body></html>
+"""
+
+
+# A page of a documentation site as saved from the browser: skip link, site header with a
+# menu and search box, a sidebar of links, a generated table of contents, permalink signs,
+# a code block with a "# comment", a table and a site footer around the document.
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Points and vectors &mdash; Geometry Kit 2.1 documentation</title></head>
+<body>
+<a class="skip-link" href="#main">Skip to main content</a>
+<header class="site-header"><a href="/">Geometry Kit</a>
+  <form role="search" action="/search"><input name="q" placeholder="Search the docs"><button>Go</button></form>
+  <ul class="menu"><li><a href="/install">Install</a></li><li><a href="/guide">User guide</a></li><li><a href="/api">API</a></li></ul>
+</header>
+<div class="sphinxsidebar" role="navigation"><h3>Navigation</h3>
+  <ul><li><a href="intro.html">Introduction</a></li><li><a href="points.html">Points and vectors</a></li><li><a href="shapes.html">Shapes</a></li></ul>
+</div>
+<aside class="sidebar"><h3>Related topics</h3><ul><li><a href="a.html">Angles</a></li><li><a href="b.html">Bezier curves</a></li></ul></aside>
+<main id="main">
+<h1>Points and vectors<a class="headerlink" href="#points" title="Permalink to this heading">¶</a></h1>
+<nav class="toc"><p>On this page</p><ul><li><a href="#making">Making a point</a></li><li><a href="#distance">Distance</a></li></ul></nav>
+<p>Geometry Kit represents every position on the plane as a point with two coordinates.</p>
+<h2 id="making">Making a point<a class="headerlink" href="#making" title="Permalink to this heading">¶</a></h2>
+<p>Create a point by passing its coordinates:</p>
+<div class="highlight"><pre><span class="c1"># point is an (x, y) tuple</span>
+<span class="n">p</span> <span class="o">=</span> <span class="n">Point</span><span class="p">(</span><span class="mi">3</span><span class="p">,</span> <span class="mi">4</span><span class="p">)</span>
+</pre></div>
+<p>Points are immutable, so they can be used as dictionary keys.</p>
+<h2 id="distance">Distance<a class="headerlink" href="#distance">#</a></h2>
+<p>The <code>distance()</code> method returns the straight-line distance between two points.</p>
+<table><tr><th>Method</th><th>Returns</th></tr>
+<tr><td><code>distance(other)</code></td><td>the Euclidean distance as a float</td></tr>
+<tr><td><code>midpoint(other)</code></td><td>a new Point halfway between</td></tr></table>
+</main>
+<footer class="footer"><p>&copy; 2024 Geometry Kit contributors. Built with Sphinx.</p>
+<p>This page was last updated on 3 May 2024.</p></footer>
 </body></html>
 """
 
