@@ -11,6 +11,7 @@ stores beside the vectors so every quote stays a checkable slice of it
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,19 @@ __all__ = [
 def load_text(data: bytes) -> Extracted:
     """Plain text and Markdown: the decoded characters, untouched (``# `` lines are headings)."""
     return Extracted(decode_text(data))
+
+
+# A Markdown heading: "# Title" (ATX) or a line underlined with === or --- (setext).
+_MD_TITLE = re.compile(r"^(?:#{1,6}[ \t]+(?P<atx>.+?)[ \t#]*|(?P<setext>[^\n]*\S[^\n]*)\n(?:=+|-+)[ \t]*)$", re.MULTILINE)
+_FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+
+
+def load_markdown(data: bytes) -> Extracted:
+    """Markdown: the decoded characters, untouched; its title is its first heading (outside code)."""
+    text = decode_text(data)
+    match = _MD_TITLE.search(_FENCED.sub(lambda m: " " * len(m.group()), text))
+    title = " ".join((match.group("atx") or match.group("setext")).split()) if match else ""
+    return Extracted(text, title=title)
 
 
 def load_html(data: bytes) -> Extracted:
@@ -66,8 +80,8 @@ def load_docx(data: bytes) -> Extracted:
 
 LOADERS: dict[str, Callable[[bytes], Extracted]] = {
     ".txt": load_text,
-    ".md": load_text,
-    ".markdown": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
     ".html": load_html,
     ".htm": load_html,
     ".pdf": load_pdf,

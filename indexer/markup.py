@@ -193,13 +193,22 @@ def docx_to_text(data: bytes) -> Extracted:
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_docx_blocks(document))
-        title = (document.core_properties.title or "").strip()
+        title = " ".join((document.core_properties.title or "").split()) or _docx_title(document)
     except Exception as err:  # python-docx raises many types on damaged files
         raise DocumentError(
             f"cannot read this Word file ({type(err).__name__}: {err}); it may be truncated or damaged: "
             "open it in Word or LibreOffice, save it again as .docx and add it again"
         ) from err
     return Extracted(render_blocks(blocks), title=title)
+
+
+def _docx_title(document) -> str:
+    """The first paragraph in the Title style, when the file has no title property."""
+    for paragraph in document.paragraphs[:20]:
+        style = paragraph.style
+        if style is not None and (style.name or "").lower() == "title" and paragraph.text.strip():
+            return " ".join(paragraph.text.split())
+    return ""
 
 
 def _check_docx_container(data: bytes) -> None:
