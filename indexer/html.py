@@ -105,16 +105,44 @@ def _is_permalink_or_skip(anchor) -> bool:
 _STAMP = re.compile(r"^(?:this page (?:was )?last (?:modified|updated|edited)|last (?:modified|updated)\b)", re.I)
 
 
-def _is_stamp(tag) -> bool:
-    if tag.name not in ("p", "div", "li", "small", "span"):
+_STAMP_WORDS = re.compile(r"last\s+(?:modified|updated|edited)", re.I)
+
+
+def _stamps(soup) -> list:
+    """The paragraphs (or list items) that are only a "last modified" stamp."""
+    found = []
+    for string in soup.find_all(string=_STAMP_WORDS):
+        tag = string.parent
+        while tag is not None and tag.name not in ("p", "li", "div", "body"):
+            tag = tag.parent
+        if tag is not None and tag.name != "body":
+            text = " ".join(tag.get_text(" ").split())
+            if len(text) < 120 and _STAMP.match(text):
+                found.append(tag)
+    return found
+
+
+def _is_link_list(tag) -> bool:
+    """A list whose every item is one link to a place on the same page: a generated table of
+    contents (the FAQ's list of questions, "On this page")."""
+    if tag.name not in ("ul", "ol"):
         return False
-    text = " ".join(tag.get_text(" ").split())
-    return len(text) < 120 and bool(_STAMP.match(text))
+    items = tag.find_all("li", recursive=False)
+    if len(items) < 3:
+        return False
+    for item in items:
+        text = len("".join(item.get_text().split()))
+        linked = sum(
+            len("".join(a.get_text().split())) for a in item.find_all("a", href=True) if a["href"].startswith("#")
+        )
+        if not text or linked < 0.9 * text:
+            return False
+    return True
 
 
 def prune(soup) -> None:
     """Remove the page's chrome in place (iteratively: pages nest thousands deep)."""
-    doomed = [tag for tag in soup.find_all(True) if _is_chrome(tag) or _is_stamp(tag)]
+    doomed = [tag for tag in soup.find_all(True) if _is_chrome(tag) or _is_link_list(tag)] + _stamps(soup)
     for tag in doomed:
         if not getattr(tag, "decomposed", False):
             tag.decompose()

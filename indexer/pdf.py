@@ -216,9 +216,17 @@ _GLYPH_TABLE = str.maketrans(_GLYPHS)
 _COPYRIGHT = re.compile(r"\bc\s?©|\rc\b")  # PDFium reads TeX's circle as "\r"
 
 
+# TeX sets an ellipsis as three spaced full stops; a person reads "...". (Longer runs are leaders.)
+_SPACED_ELLIPSIS = re.compile(r"(?<![.\s]\s)(?<!\.)\. \. \.(?! ?\.)")
+# Control characters a symbol font without a Unicode map comes out as (TeX's ⊙ reads as a form feed).
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r\x02")
+
+
 def fix_glyphs(text: str) -> str:
-    """Ligatures spelled out, odd spaces made plain, PDF hyphen marks made hyphens, ``c©`` -> ``©``."""
-    return _COPYRIGHT.sub("©", text).translate(_GLYPH_TABLE)
+    """Ligatures spelled out, odd spaces made plain, PDF hyphen marks made hyphens, ``c©`` -> ``©``,
+    spaced ellipses closed up, stray control characters dropped."""
+    text = _COPYRIGHT.sub("©", text).translate(_GLYPH_TABLE).translate(_CONTROLS)
+    return _SPACED_ELLIPSIS.sub("...", text)
 
 
 # ---- running headers, footers, page numbers -----------------------------------------------
@@ -260,11 +268,22 @@ def running_lines(pages: list[list[Line]], labels: list[str] | tuple[str, ...] =
     found: set[tuple[int, int]] = set()
     if len(pages) < 2:
         return found
+    # A line in the margins of most pages is running even where it sits a little higher or lower
+    # (a first page's foot); a margin line that starts with one ("MNRAS 000, 1-10 (2020) Preprint
+    # ...") is the same running line with more said.
+    texts = Counter(key for key, _ in keys.elements())
+    running = {text for text, n in texts.items() if n >= max(needed, len(pages) / 2) and len(text) >= 10}
     for p, lines in enumerate(pages):
         for i in margins[p]:
             line = lines[i]
             label = labels[p] if p < len(labels) else str(p + 1)
-            if _PAGE_NUMBER.match(line.text) or keys[_margin_key(line)] >= needed or _carries_label(line.text, label):
+            text = _margin_key(line)[0]
+            if (
+                _PAGE_NUMBER.match(line.text)
+                or keys[_margin_key(line)] >= needed
+                or _carries_label(line.text, label)
+                or any(text.startswith(r) for r in running)
+            ):
                 found.add((p, i))
     return found
 
@@ -449,13 +468,19 @@ def drop_contents_lists(lines: list[Line]) -> list[Line]:
     """A "Contents" heading and the numbered entries under it (a paper's table of contents has
     no dot leaders), up to the first line that is not an entry."""
     kept: list[Line] = []
+    entry: Line | None = None  # the last entry dropped, while in a list
     listing = False
     for line in lines:
         if _CONTENTS_HEADING.match(line.text.strip()):
-            listing = True
+            listing, entry = True, None
             continue
-        if listing and (_TOC_ENTRY.match(line.text) or len(line.text) <= 60) and not _SENTENCE_END.search(line.text):
-            continue
+        if listing:
+            looks = (_TOC_ENTRY.match(line.text) or len(line.text) <= 60) and not _SENTENCE_END.search(line.text)
+            # The list ends at the first line that is not an entry, or after a gap or a change of print.
+            close = entry is None or (abs(line.size - entry.size) <= 0.5 and 0 < entry.bottom - line.bottom <= 2.5 * line.size)
+            if looks and close:
+                entry = line
+                continue
         listing = False
         kept.append(line)
     return kept
