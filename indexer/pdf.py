@@ -329,6 +329,7 @@ _SENTENCE_END = re.compile(r"[.!?:;]['\")\]”’]*$")
 _HYPHENATED = re.compile(r"((?:[A-Za-z]+-)*)([A-Za-z]+)-$")
 _WORD_START = re.compile(r"^([a-z]+)")
 _CAPITALS_START = re.compile(r"^([A-Z]+)\b")
+_URL_TAIL = re.compile(r"(?:https?:|www\.)\S*[/._=?&#-]$")
 _WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
 
 
@@ -367,6 +368,9 @@ def join_lines(first: str, second: str, words: set[str], compounds: set[str]) ->
     The hyphen stays when the document spells the compound with one elsewhere, or
     when both halves are words and the joined spelling never occurs ("well-known").
     """
+    # A web address broken at a slash or dot (not one that ends a sentence before a capital).
+    if _URL_TAIL.search(first) and second[:1] not in " (" and not (first.endswith(".") and second[:1].isupper()):
+        return first + second
     head = _HYPHENATED.search(first)
     tail = _WORD_START.match(second)
     if head and not tail and head.group(2).isupper():  # "IM-" + "PLIED": capitals split like words

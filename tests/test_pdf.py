@@ -140,3 +140,35 @@ def test_a_papers_contents_list_without_page_numbers_is_dropped():
     assert [line.text for line in drop_contents_lists(lines)] == [
         "The journal encourages authors to prepare their papers using LaTeX."
     ]
+
+
+def test_a_web_address_broken_at_a_line_end_is_joined():
+    assert join_lines("report it at https://", "github.com/westes/flex/issues/", set(), set()) == (
+        "report it at https://github.com/westes/flex/issues/"
+    )
+    assert join_lines("see http://www.", "ietf.org/rfc/rfc2396.txt for details", set(), set()) == (
+        "see http://www.ietf.org/rfc/rfc2396.txt for details"
+    )
+    assert join_lines("the end.", "Next line", set(), set()) == "the end. Next line"
+    assert join_lines("at https://example.org/.", "Then restart it", set(), set()) == "at https://example.org/. Then restart it"
+
+
+def test_an_answer_from_an_indexed_book_cites_the_printed_page(tmp_path):
+    from bot.bot import Bot
+    from indexer.build import build_corpus
+    from indexer.faiss_store import FaissStore
+    from indexer.settings import Settings
+    from tests.fakes import FakeEmbedder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "planner.pdf").write_bytes(
+        make_book_pdf(BOOK_PAGES, header="Garden Planner Manual  {n}", labels=("roman", 1), title="Garden Planner Manual")
+    )
+    store = FaissStore(tmp_path / "index")
+    build_corpus(corpus, store, FakeEmbedder())
+    bot = Bot(FaissStore(tmp_path / "index"), FakeEmbedder(), settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake-hash-64"))
+    answer = bot.ask("What should I check if the reminders stop?")
+    passage = next(p for p in answer.passages if "reminders stop" in p.text)
+    assert passage.location == "page 2 (PDF page 3)"
+    assert passage.title == "Garden Planner Manual"
