@@ -43,6 +43,7 @@ _CHROME_NAMES = frozenset(
     social-links edit-link editsection backtotop back-to-top pagination pager prev-next
     mw-cite-backlink""".lower().split()
 )
+_CHROME_LINKS = frozenset("skip skip-link skiplink skip-to-content skipnav mw-jump-link headerlink permalink anchorjs-link".split())
 _CHROME_PREFIX = re.compile(r"^(?:toc[-_]|fancy[-_]toc|toclevel|tocsection|navbox|mw-editsection|sidebar[-_]|menu[-_])")
 _MAIN_IDS = ("main-content", "maincontent", "main", "content", "mw-content-text", "bodycontent", "article", "docs-content")
 PERMALINK_SIGNS = "¶§#🔗⚓"
@@ -61,6 +62,8 @@ def _is_chrome(tag) -> bool:
     name = tag.name
     if name in ("html", "body", "main", "article"):
         return False
+    if name == "a":  # a link's classes say where it points ("toc-backref"), not that it is chrome
+        return _is_permalink_or_skip(tag) or any(n in _CHROME_LINKS for n in _names(tag))
     if name in _CHROME_TAGS:
         return True
     if name == "header" and tag.find("h1") is None:  # a page header without the title is site chrome
@@ -77,9 +80,7 @@ def _is_chrome(tag) -> bool:
         return True
     if "contents" in names and "topic" in names:  # docutils' generated table of contents
         return True
-    if name == "sup" and "reference" in names:  # Wikipedia's "[12]" citation marks
-        return True
-    return name == "a" and _is_permalink_or_skip(tag)
+    return name == "sup" and "reference" in names  # Wikipedia's "[12]" citation marks
 
 
 def _link_share(tag) -> float:

@@ -86,6 +86,8 @@ def _read_lines(data: bytes) -> tuple[list[list[Line]], list[str], str]:
                 textpage.close()
                 page.close()
             title = (document.get_metadata_value("Title") or "").strip()
+        except Exception as err:  # PDFium fails in many ways on damaged pages: say which page, lose no other file
+            raise DocumentError(_open_error(f"page {len(pages) + 1}: {type(err).__name__}: {err}")) from err
         finally:
             document.close()
     return pages, labels, _clean_title(title)

@@ -98,3 +98,16 @@ def test_the_old_fixture_page_still_reads_the_same(tmp_path):
     path.write_text(HTML_PAGE, encoding="utf-8")
     doc = load_document(path, "sleep.html")
     assert doc.title == "Sleep advice" and "• Keep naps short\n• Avoid naps late in the day" in doc.text
+
+
+def test_heading_links_keep_their_words():
+    html = """<body><div class="contents topic" id="contents"><p class="topic-title">Contents</p>
+    <ul><li><a class="reference internal" href="#whitespace" id="toc-entry-3">Whitespace</a></li></ul></div>
+    <h1 class="title">reStructuredText Markup Specification</h1>
+    <h2><a class="toc-backref" href="#toc-entry-3">Whitespace</a></h2>
+    <p>Spaces are the recommended white space characters for indentation.</p></body>"""
+    text = html_to_text(html.encode()).text
+    assert text == (
+        "# reStructuredText Markup Specification\n\n## Whitespace\n\n"
+        "Spaces are the recommended white space characters for indentation."
+    )
