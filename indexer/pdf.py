@@ -237,7 +237,7 @@ _PAGE_NUMBER = re.compile(
     r"^(?:page\s+)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE
 )
 _DIGITS = re.compile(r"\d+")
-_MARGIN_LINES = 2  # how many lines at the top and at the bottom of a page can be a running header/footer
+_MARGIN_LINES = 4  # how many lines at the top and at the bottom of a page can be a running header/footer
 
 
 def _margin_key(line: Line) -> tuple[str, int]:
@@ -246,9 +246,9 @@ def _margin_key(line: Line) -> tuple[str, int]:
     return " ".join(text.split()), round(line.bottom / 6)
 
 
-def _margin_indexes(lines: list[Line]) -> set[int]:
+def _margin_indexes(lines: list[Line], depth: int = _MARGIN_LINES) -> set[int]:
     order = sorted(range(len(lines)), key=lambda i: -lines[i].top)
-    return set(order[:_MARGIN_LINES]) | set(order[-_MARGIN_LINES:])
+    return set(order[:depth]) | set(order[-depth:])
 
 
 def running_lines(pages: list[list[Line]], labels: list[str] | tuple[str, ...] = ()) -> set[tuple[int, int]]:
@@ -276,16 +276,13 @@ def running_lines(pages: list[list[Line]], labels: list[str] | tuple[str, ...] =
     texts = Counter(key for key, _ in keys.elements())
     running = {text for text, n in texts.items() if n >= max(needed, len(pages) / 2) and len(text) >= 10}
     for p, lines in enumerate(pages):
+        outermost = _margin_indexes(lines, 2)  # a page number sits on the very first or last line
         for i in margins[p]:
             line = lines[i]
             label = labels[p] if p < len(labels) else str(p + 1)
             text = _margin_key(line)[0]
-            if (
-                _PAGE_NUMBER.match(line.text)
-                or keys[_margin_key(line)] >= needed
-                or _carries_label(line.text, label)
-                or any(text.startswith(r) for r in running)
-            ):
+            numbered = i in outermost and (_PAGE_NUMBER.match(line.text) or _carries_label(line.text, label))
+            if numbered or keys[_margin_key(line)] >= needed or any(text.startswith(r) for r in running):
                 found.add((p, i))
     return found
 
@@ -331,6 +328,12 @@ _SENTENCE_END = re.compile(r"[.!?:;]['\")\]”’]*$")
 _HYPHENATED = re.compile(r"((?:[A-Za-z]+-)*)([A-Za-z]+)-$")
 _WORD_START = re.compile(r"^([a-z]+)")
 _CAPITALS_START = re.compile(r"^([A-Z]+)\b")
+# Words that usually open a hyphenated compound ("one-dimensional", "non-zero", "real-time"): split
+# after one, the hyphen is kept unless the document spells the word joined elsewhere.
+_COMPOUND_HEADS = frozenset(
+    """one two three four five six ten non self well multi cross high low long short real full half single
+    double left right top bottom first second third user case all ill ever built read write""".split()
+)
 _URL_TAIL = re.compile(r"(?:https?:|www\.)\S*[/._=?&#-]$")
 _WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
 
@@ -382,9 +385,8 @@ def join_lines(first: str, second: str, words: set[str], compounds: set[str]) ->
         joined = (left + right).lower()
         compound = f"{head.group(1)}{left}-{right}".lower()
         right = right.lower()
-        keep = compound in compounds or (
-            joined not in words and left.lower() in words and right in words and len(left) > 1 and len(right) > 1
-        )
+        halves_are_words = left.lower() in words and right in words and len(left) > 1 and len(right) > 1
+        keep = compound in compounds or (joined not in words and (halves_are_words or left.lower() in _COMPOUND_HEADS))
         if joined in words or not keep:
             return first[:-1] + second
         return first + second
@@ -402,7 +404,7 @@ def _column_right(lines: list[Line], line: Line) -> float:
 def _breaks_between(lines: list[Line], first: Line, a: Line, b: Line, pitch: float, body: float) -> bool:
     """Whether ``b`` starts a new paragraph after ``a`` (``first`` opened the current one)."""
     step = a.bottom - b.bottom
-    if step <= 0 or step > 1.45 * pitch:  # new column, or a blank line's worth of space
+    if step <= 0 or step > 1.45 * pitch * max(1.0, a.size / body):  # new column, or a blank line's worth of space
         return True
     if abs(a.size - b.size) > 0.6 or b.size > body * 1.15 or a.size > body * 1.15:  # a heading
         return True
@@ -495,19 +497,15 @@ def drop_contents_lists(lines: list[Line]) -> list[Line]:
 def pages_to_text(pages: list[list[Line]], labels: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Each page's readable text: paragraphs separated by blank lines; listing pages left empty."""
     drop = running_lines(pages, labels)
-    kept_pages = [
-        drop_contents_lists(merge_same_baseline([line for i, line in enumerate(lines) if (p, i) not in drop]))
-        for p, lines in enumerate(pages)
-    ]
+    kept_pages = [merge_same_baseline([line for i, line in enumerate(lines) if (p, i) not in drop]) for p, lines in enumerate(pages)]
+    listings, previous = [], False
+    for lines in kept_pages:
+        previous = is_contents_or_index(lines, previous)
+        listings.append(previous)
+    kept_pages = [[] if listing else drop_contents_lists(lines) for lines, listing in zip(kept_pages, listings)]
     words, compounds = vocabulary(kept_pages)
     texts: list[str] = []
-    previous_listing = False
     for lines in kept_pages:
-        listing = is_contents_or_index(lines, previous_listing)
-        previous_listing = listing
-        if listing:
-            texts.append("")
-            continue
         body = [line for line in lines if not _is_leader_line(line.text)]
         texts.append("\n\n".join(page_paragraphs(body, words, compounds)))
     return texts

@@ -172,3 +172,8 @@ def test_an_answer_from_an_indexed_book_cites_the_printed_page(tmp_path):
     passage = next(p for p in answer.passages if "reminders stop" in p.text)
     assert passage.location == "page 2 (PDF page 3)"
     assert passage.title == "Garden Planner Manual"
+
+
+def test_a_split_after_a_compound_opener_keeps_its_hyphen_unless_the_joined_word_occurs():
+    assert join_lines("equations for one-", "dimensional flow", set(), set()) == "equations for one-dimensional flow"
+    assert join_lines("a non-", "zero value", {"nonzero"}, set()) == "a nonzero value"
