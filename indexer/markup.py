@@ -243,7 +243,7 @@ def _docx_blocks(document) -> Iterable[Block]:
             yield from (Block("row", row) for row in _docx_table_rows(item))
             continue
         text = item.text
-        if not text.strip():
+        if not text.strip() or _is_docx_listing(item):
             continue
         level = _docx_heading_level(item)
         if level:
@@ -252,6 +252,16 @@ def _docx_blocks(document) -> Iterable[Block]:
             yield Block("item", _clean_inline(text))
         else:
             yield Block("para", _clean_inline(text))
+
+
+# Word's generated table of contents and index: paragraphs in the "TOC 1".."TOC 9", "TOC Heading"
+# and "Index 1".. styles, entries with a tab leader and a page number; a reader skips them.
+_DOCX_LISTING_STYLE = re.compile(r"^(?:toc\s*\d|toc heading|index\s*\d|index heading|table of figures)", re.IGNORECASE)
+
+
+def _is_docx_listing(paragraph) -> bool:
+    style = paragraph.style
+    return style is not None and bool(_DOCX_LISTING_STYLE.match(style.name or ""))
 
 
 def _docx_table_rows(table) -> list[str]:

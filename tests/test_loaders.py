@@ -256,3 +256,21 @@ def test_docx_table_row_is_a_chunk_of_its_own(tmp_path):
     doc = _load(tmp_path, "allowances.docx", buffer.getvalue())
     chunks = chunk_text(doc.text, doc.name)
     assert any(c.text == "Mileage rate | 0.30 euros | per km" and c.heading == "Allowances" for c in chunks)
+
+
+def test_docx_generated_table_of_contents_is_left_out(tmp_path):
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    for name in ("TOC Heading", "toc 1"):
+        if name not in [s.name for s in document.styles]:
+            document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    document.add_paragraph("Contents", style="TOC Heading")
+    document.add_paragraph("Travel allowances\t3", style="toc 1")
+    document.add_heading("Travel allowances", level=1)
+    document.add_paragraph("Staff are paid for every kilometre driven on duty.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = _load(tmp_path, "policy.docx", buffer.getvalue())
+    assert doc.text == "# Travel allowances\n\nStaff are paid for every kilometre driven on duty."
