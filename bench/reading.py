@@ -109,7 +109,7 @@ def package_at(revision: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
     (package / "__init__.py").write_text("")
     for name in _MODULES:
         shown = subprocess.run(
-            ["git", "show", f"{revision}:indexer/{name}.py"], cwd=ROOT, capture_output=True, text=True
+            ["git", "show", f"{revision}:indexer/{name}.py"], cwd=ROOT, capture_output=True, text=True, check=False
         )
         if shown.returncode == 0:
             (package / f"{name}.py").write_text(shown.stdout, encoding="utf-8")

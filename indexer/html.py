@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["prune", "main_content", "page_title", "PERMALINK_SIGNS"]
+__all__ = ["PERMALINK_SIGNS", "main_content", "page_title", "prune"]
 
 _CHROME_TAGS = ("nav", "footer", "form", "dialog")
 # A sidebar is chrome when it is a list of links; a box of facts beside the text ("Max DB size:
 # 281 terabytes") is the page's own content. Measured: SQLite's fact box 77% link text,
 # Wikipedia's navigation panel 82%.
-_SIDEBAR_NAMES = frozenset("sidebar side-bar leftsidebar rightsidebar sidebar-left sidebar-right".split())
+_SIDEBAR_NAMES = frozenset(["sidebar", "side-bar", "leftsidebar", "rightsidebar", "sidebar-left", "sidebar-right"])
 _SIDEBAR_LINK_SHARE = 0.8
 _CHROME_ROLES = frozenset(
-    "navigation banner contentinfo search complementary menu menubar toolbar tablist dialog alertdialog".split()
+    ["navigation", "banner", "contentinfo", "search", "complementary", "menu", "menubar", "toolbar", "tablist", "dialog", "alertdialog"]
 )
 # Class or id names sites give their chrome (compared whole, lower case).
 _CHROME_NAMES = frozenset(
@@ -43,7 +43,7 @@ _CHROME_NAMES = frozenset(
     social-links edit-link editsection backtotop back-to-top pagination pager prev-next
     mw-cite-backlink""".lower().split()
 )
-_CHROME_LINKS = frozenset("skip skip-link skiplink skip-to-content skipnav mw-jump-link headerlink permalink anchorjs-link".split())
+_CHROME_LINKS = frozenset(["skip", "skip-link", "skiplink", "skip-to-content", "skipnav", "mw-jump-link", "headerlink", "permalink", "anchorjs-link"])
 _CHROME_PREFIX = re.compile(r"^(?:toc[-_]|fancy[-_]toc|toclevel|tocsection|navbox|mw-editsection|sidebar[-_]|menu[-_])")
 _MAIN_IDS = ("main-content", "maincontent", "main", "content", "mw-content-text", "bodycontent", "article", "docs-content")
 PERMALINK_SIGNS = "¶§#🔗⚓"
@@ -103,10 +103,10 @@ def _is_permalink_or_skip(anchor) -> bool:
 
 
 # A page's "last modified" stamp: the site's, on every page, not the document's words.
-_STAMP = re.compile(r"^(?:this page (?:was )?last (?:modified|updated|edited)|last (?:modified|updated)\b)", re.I)
+_STAMP = re.compile(r"^(?:this page (?:was )?last (?:modified|updated|edited)|last (?:modified|updated)\b)", re.IGNORECASE)
 
 
-_STAMP_WORDS = re.compile(r"last\s+(?:modified|updated|edited)", re.I)
+_STAMP_WORDS = re.compile(r"last\s+(?:modified|updated|edited)", re.IGNORECASE)
 
 
 def _stamps(soup) -> list:
@@ -162,7 +162,7 @@ def main_content(soup):
     articles = soup.find_all("article")
     if len(articles) == 1:
         candidates += articles
-    candidates += [tag for ident in _MAIN_IDS for tag in soup.find_all(id=re.compile(f"^{re.escape(ident)}$", re.I))]
+    candidates += [tag for ident in _MAIN_IDS for tag in soup.find_all(id=re.compile(f"^{re.escape(ident)}$", re.IGNORECASE))]
     for tag in candidates:
         if total and _text_length(tag) >= 0.4 * total:
             return tag

@@ -24,10 +24,11 @@ import statistics
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .document import DocumentError, Extracted, PageStarts
 
-__all__ = ["Line", "read_pdf", "page_paragraphs", "fix_glyphs", "running_lines", "is_contents_or_index", "join_lines"]
+__all__ = ["Line", "fix_glyphs", "is_contents_or_index", "join_lines", "page_paragraphs", "read_pdf", "running_lines"]
 
 # PDFium is not thread-safe: one document at a time per process.
 _PDFIUM_LOCK = threading.Lock()
@@ -105,7 +106,7 @@ def _open_error(reason: str) -> str:
 
 
 # Monospaced fonts by name: Courier, *Mono*, Consolas, TeX's CMTT/SFTT/LMTT typewriter faces.
-_MONO_FONT = re.compile(r"mono|courier|consol|menlo|inconsolata|typewriter|code|(?:^|\+)(?:CM|SF|EC|LM|TC)?TT\d", re.I)
+_MONO_FONT = re.compile(r"mono|courier|consol|menlo|inconsolata|typewriter|code|(?:^|\+)(?:CM|SF|EC|LM|TC)?TT\d", re.IGNORECASE)
 _HYPHEN_MARKS = ("\ufffe", "\x02")
 _PDFIUM_LINE_END = re.compile(r"([^\n\ufffe\x02]*)(\n|\ufffe|\x02|$)")
 _SAMPLES = 7  # glyphs of a line whose font is asked for: enough to tell a code line from prose with a word of code
@@ -331,8 +332,7 @@ _CAPITALS_START = re.compile(r"^([A-Z]+)\b")
 # Words that usually open a hyphenated compound ("one-dimensional", "non-zero", "real-time"): split
 # after one, the hyphen is kept unless the document spells the word joined elsewhere.
 _COMPOUND_HEADS = frozenset(
-    """one two three four five six ten non self well multi cross high low long short real full half single
-    double left right top bottom first second third user case all ill ever built read write""".split()
+    ["one", "two", "three", "four", "five", "six", "ten", "non", "self", "well", "multi", "cross", "high", "low", "long", "short", "real", "full", "half", "single", "double", "left", "right", "top", "bottom", "first", "second", "third", "user", "case", "all", "ill", "ever", "built", "read", "write"]
 )
 _URL_TAIL = re.compile(r"(?:https?:|www\.)\S*[/._=?&#-]$")
 _WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
@@ -425,11 +425,11 @@ def page_paragraphs(lines: list[Line], words: set[str], compounds: set[str]) -> 
     if not lines:
         return []
     body = _body_size(lines)
-    steps = [a.bottom - b.bottom for a, b in zip(lines, lines[1:]) if a.size == b.size == body and a.bottom > b.bottom]
+    steps = [a.bottom - b.bottom for a, b in pairwise(lines) if a.size == b.size == body and a.bottom > b.bottom]
     pitch = statistics.median(steps) if steps else body * 1.2
     paragraphs: list[str] = []
     group: list[Line] = [lines[0]]
-    for a, b in zip(lines, lines[1:]):
+    for a, b in pairwise(lines):
         if a.mono and b.mono and 0 < a.bottom - b.bottom <= 2.6 * pitch:
             group.append(b)  # code keeps its blank lines
         elif not a.mono and not b.mono and not _breaks_between(lines, group[0], a, b, pitch, body):

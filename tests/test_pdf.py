@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.answer import location_of
 from indexer.chunking import chunk_text
 from indexer.document import PageStarts
 from indexer.loaders import load_document
-from indexer.pdf import Line, fix_glyphs, is_contents_or_index, join_lines, running_lines
+from indexer.pdf import (
+    Line,
+    fix_glyphs,
+    is_contents_or_index,
+    join_lines,
+    running_lines,
+)
 from indexer.store import DocumentRecord
 from tests.docfixtures import BOOK_PAGES, make_book_pdf, make_pdf
 
