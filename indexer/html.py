@@ -43,10 +43,13 @@ _CHROME_NAMES = frozenset(
     social-links edit-link editsection backtotop back-to-top pagination pager prev-next
     mw-cite-backlink""".lower().split()
 )
-_CHROME_LINKS = frozenset(["skip", "skip-link", "skiplink", "skip-to-content", "skipnav", "mw-jump-link", "headerlink", "permalink", "anchorjs-link"])
+_CHROME_LINKS = frozenset(
+    ["skip", "skip-link", "skiplink", "skip-to-content", "skipnav", "mw-jump-link", "headerlink", "permalink", "anchorjs-link", "hash-link"]
+)
 _CHROME_PREFIX = re.compile(r"^(?:toc[-_]|fancy[-_]toc|toclevel|tocsection|navbox|mw-editsection|sidebar[-_]|menu[-_])")
 _MAIN_IDS = ("main-content", "maincontent", "main", "content", "mw-content-text", "bodycontent", "article", "docs-content")
 PERMALINK_SIGNS = "¶§#🔗⚓"
+_PERMALINK_TITLE = re.compile(r"permalink|link to (?:this|heading|section)|direct link", re.IGNORECASE)
 _SKIP_LINK = re.compile(r"^\s*(?:skip|jump)\s+to\b", re.IGNORECASE)
 
 
@@ -93,11 +96,11 @@ def _is_permalink_or_skip(anchor) -> bool:
     href = anchor.get("href")
     if not isinstance(href, str) or not href.startswith("#"):
         return False
-    text = anchor.get_text().strip()
+    text = anchor.get_text().replace("\u200b", "").strip()
     if text and all(ch in PERMALINK_SIGNS for ch in text):
         return True
-    title = anchor.get("title")
-    if not text and isinstance(title, str) and "permalink" in title.lower():
+    title = anchor.get("title") or anchor.get("aria-label")
+    if not text and isinstance(title, str) and _PERMALINK_TITLE.search(title):
         return True
     return bool(_SKIP_LINK.match(text))
 

@@ -109,3 +109,11 @@ def test_heading_links_keep_their_words():
         "# reStructuredText Markup Specification\n\n## Whitespace\n\n"
         "Spaces are the recommended white space characters for indentation."
     )
+
+
+def test_permalinks_of_other_site_generators_are_dropped():
+    html = """<body><h2 id="setup">Setup<a href="#setup" class="hash-link" title="Direct link to Setup">\u200b</a></h2>
+    <h2 id="run">Run <a href="#run" aria-label="Permalink to this heading"><svg></svg></a></h2>
+    <p>Install it first, then run it.</p></body>"""
+    text = html_to_text(html.encode()).text
+    assert text == "## Setup\n\n## Run\n\nInstall it first, then run it."
