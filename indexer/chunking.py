@@ -55,12 +55,14 @@ class ChunkingSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ChunkingSettings":
+    def from_dict(cls, data: dict) -> ChunkingSettings:
         return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
-class Block:
+class ParagraphSpan:
+    """Where one paragraph (or heading line, code block, table) of the text lies; ``Sentence.block`` counts these."""
+
     start: int
     end: int
     is_heading: bool
@@ -113,7 +115,7 @@ class Chunk:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Chunk":
+    def from_dict(cls, data: dict) -> Chunk:
         return cls(
             id=data["id"],
             doc=data["doc"],
@@ -153,9 +155,9 @@ _FENCE = re.compile(r"^(?P<fence>```|~~~)[^\n`]*\n(?P<code>.*?)\n?^(?P=fence)[ \
 _TABLE_CELL = " | "
 
 
-def split_blocks(text: str) -> list[Block]:
+def split_blocks(text: str) -> list[ParagraphSpan]:
     """Paragraph-level blocks (trimmed of surrounding whitespace), marking headings, code and tables."""
-    blocks: list[Block] = []
+    blocks: list[ParagraphSpan] = []
     pos = 0
     for fence in [*_FENCE.finditer(text), None]:
         end = fence.start() if fence else len(text)
@@ -163,12 +165,12 @@ def split_blocks(text: str) -> list[Block]:
         if fence:
             start, stop = _trim_blank_lines(text, fence.start("code"), fence.end("code"))
             if start < stop:
-                blocks.append(Block(start, stop, False, "code"))
+                blocks.append(ParagraphSpan(start, stop, False, "code"))
             pos = fence.end()
     return blocks
 
 
-def _split_paragraphs(text: str, pos: int, stop: int, blocks: list[Block]) -> None:
+def _split_paragraphs(text: str, pos: int, stop: int, blocks: list[ParagraphSpan]) -> None:
     for match in [*_BLANK_LINE.finditer(text, pos, stop), None]:
         end = match.start() if match else stop
         _add_block(text, pos, end, blocks)
@@ -188,21 +190,21 @@ def _trim_blank_lines(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _add_block(text: str, start: int, end: int, blocks: list[Block]) -> None:
+def _add_block(text: str, start: int, end: int, blocks: list[ParagraphSpan]) -> None:
     start, end = _trim(text, start, end)
     if start >= end:
         return
     # A Markdown heading line at the top of a block is a block of its own.
     first_nl = text.find("\n", start, end)
     if _MD_HEADING.match(text, start) and first_nl != -1:
-        blocks.append(Block(start, first_nl, True))
+        blocks.append(ParagraphSpan(start, first_nl, True))
         _add_block(text, first_nl + 1, end, blocks)
         return
     block = text[start:end]
     if _TABLE_CELL in block and all(_TABLE_CELL in line for line in block.split("\n")):
-        blocks.append(Block(start, end, False, "table"))
+        blocks.append(ParagraphSpan(start, end, False, "table"))
         return
-    blocks.append(Block(start, end, _looks_like_heading(block)))
+    blocks.append(ParagraphSpan(start, end, _looks_like_heading(block)))
 
 
 def _looks_like_heading(block: str) -> bool:
@@ -360,7 +362,7 @@ def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _code_or_table_sentences(text: str, block: Block, index: int, heading: str, settings: ChunkingSettings) -> list[Sentence]:
+def _code_or_table_sentences(text: str, block: ParagraphSpan, index: int, heading: str, settings: ChunkingSettings) -> list[Sentence]:
     """A table: one sentence per row, so a question about one row finds it (a whole table read
     as one sentence matched nothing). Code: the block whole when it fits in a chunk, else runs
     of whole lines (split at blank lines first) that do."""
