@@ -10,7 +10,8 @@ The splitting follows the document's own structure, coarsest first:
    no closing punctuation, or a Markdown ``#`` line, is a *heading*; a fenced code
    block (```` ``` ```` ... ```` ``` ````) is one block whatever it holds (blank lines,
    ``# comment`` lines), its fence lines never quoted; a block whose every line is a
-   ``cell | cell`` table row is a *table*;
+   ``cell | cell`` table row is a *table*; a list of links to ``#anchors`` of the same
+   document is its table of contents and gives no sentences;
 2. sentences inside a block (a code block: itself when short, else runs of its lines;
    a table: one row each), at ``.``/``!``/``?`` followed by space, plus list
    items introduced by a ``·`` bullet; pieces too short to stand alone (``SECTION. 1.``,
@@ -66,7 +67,7 @@ class ParagraphSpan:
     start: int
     end: int
     is_heading: bool
-    kind: str = "text"  # "text", "code" (inside a fence) or "table" (rows of " | " cells)
+    kind: str = "text"  # "text", "code" (inside a fence), "table" (rows of " | " cells) or "links" (a TOC)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ _DANGLING = frozenset(
 # A fenced code block: an opening ``` or ~~~ line, the code, and the same fence closing it.
 _FENCE = re.compile(r"^(?P<fence>```|~~~)[^\n`]*\n(?P<code>.*?)\n?^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
 _TABLE_CELL = " | "
+# A Markdown list item that is only a link to a place in the same document: a table of contents.
+_LINK_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\)\s*$")
 
 
 def split_blocks(text: str) -> list[ParagraphSpan]:
@@ -201,7 +204,11 @@ def _add_block(text: str, start: int, end: int, blocks: list[ParagraphSpan]) -> 
         _add_block(text, first_nl + 1, end, blocks)
         return
     block = text[start:end]
-    if _TABLE_CELL in block and all(_TABLE_CELL in line for line in block.split("\n")):
+    lines = block.split("\n")
+    if len(lines) >= 2 and all(_LINK_ITEM.match(line) for line in lines):
+        blocks.append(ParagraphSpan(start, end, False, "links"))
+        return
+    if _TABLE_CELL in block and all(_TABLE_CELL in line for line in lines):
         blocks.append(ParagraphSpan(start, end, False, "table"))
         return
     blocks.append(ParagraphSpan(start, end, _looks_like_heading(block)))
@@ -320,6 +327,8 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
         if block.is_heading:
             heading = context = " ".join(text[block.start : block.end].lstrip("#").split())
             stem = ""
+            continue
+        if block.kind == "links":  # a table of contents points at the answers; it is not one
             continue
         if block.kind != "text":
             sentences.extend(_code_or_table_sentences(text, block, index, heading, settings))

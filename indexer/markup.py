@@ -238,6 +238,21 @@ def _check_docx_container(data: bytes) -> None:
 
 
 def _docx_blocks(document) -> Iterable[TextElement]:
+    """Word's elements in order; consecutive code paragraphs are one code block."""
+    code: list[str] = []
+    for element in _docx_elements(document):
+        if element.kind == "code":
+            code.append(element.text)
+            continue
+        if code:
+            yield TextElement("code", "\n".join(code))
+            code = []
+        yield element
+    if code:
+        yield TextElement("code", "\n".join(code))
+
+
+def _docx_elements(document) -> Iterable[TextElement]:
     from docx.table import Table
 
     for item in document.iter_inner_content():
@@ -248,7 +263,9 @@ def _docx_blocks(document) -> Iterable[TextElement]:
         if not text.strip() or _is_docx_listing(item):
             continue
         level = _docx_heading_level(item)
-        if level:
+        if _is_docx_code(item):  # kept line by line; a "# comment" in it is code, not a heading
+            yield TextElement("code", "\n".join(line.rstrip() for line in text.replace("\t", "    ").split("\n")))
+        elif level:
             yield TextElement("heading", text, level)
         elif _is_list_paragraph(item):
             yield TextElement("item", _clean_inline(text))
@@ -259,6 +276,23 @@ def _docx_blocks(document) -> Iterable[TextElement]:
 # Word's generated table of contents and index: paragraphs in the "TOC 1".."TOC 9", "TOC Heading"
 # and "Index 1".. styles, entries with a tab leader and a page number; a reader skips them.
 _DOCX_LISTING_STYLE = re.compile(r"^(?:toc\s*\d|toc heading|index\s*\d|index heading|table of figures)", re.IGNORECASE)
+
+
+# Paragraph styles Word, LibreOffice and pandoc give code: "Source Code", "HTML Preformatted",
+# "Plain Text", "Macro Text", "Preformatted Text", "Code", "Verbatim".
+_DOCX_CODE_STYLE = re.compile(
+    r"^(?:source code|html preformatted|preformatted text|plain text|macro text|code|verbatim)", re.IGNORECASE
+)
+_MONO_FONT_NAME = re.compile(r"courier|consolas|mono|menlo|lucida console|source code", re.IGNORECASE)
+
+
+def _is_docx_code(paragraph) -> bool:
+    """A paragraph in a code style, or every run of it in a monospaced font."""
+    style = paragraph.style
+    if style is not None and _DOCX_CODE_STYLE.match(style.name or ""):
+        return True
+    runs = [run for run in paragraph.runs if run.text.strip()]
+    return bool(runs) and all(run.font.name and _MONO_FONT_NAME.search(run.font.name) for run in runs)
 
 
 def _is_docx_listing(paragraph) -> bool:

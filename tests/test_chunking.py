@@ -200,3 +200,13 @@ def test_each_table_row_is_a_sentence_so_one_row_can_be_found():
     assert rows == ["Item | Rate", "Mileage rate | 0.30 euros per km", "Meals | 12 euros a day"]
     single = [c for c in chunk_text(text, "d") if len(c.sentences) == 1]
     assert any(c.text == "Mileage rate | 0.30 euros per km" and c.heading == "Expenses" for c in single)
+
+
+def test_a_markdown_list_of_in_page_links_is_a_table_of_contents_and_never_quoted():
+    text = (
+        "## FAQ\n\n* [How do I search compressed files?](#compressed)\n* [How is ripgrep licensed?](#license)\n\n"
+        "### How do I search compressed files?\n\nUse the -z/--search-zip flag.\n"
+    )
+    assert [b.kind for b in split_blocks(text)][1] == "links"
+    chunks = chunk_text(text, "faq.md")
+    assert [c.text for c in chunks] == ["Use the -z/--search-zip flag."]

@@ -274,3 +274,24 @@ def test_docx_generated_table_of_contents_is_left_out(tmp_path):
     document.save(buffer)
     doc = _load(tmp_path, "policy.docx", buffer.getvalue())
     assert doc.text == "# Travel allowances\n\nStaff are paid for every kilometre driven on duty."
+
+
+def test_docx_code_paragraphs_are_one_code_block_and_their_comments_are_not_headings(tmp_path):
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    document.styles.add_style("Source Code", WD_STYLE_TYPE.PARAGRAPH)
+    document.add_heading("Host names", level=2)
+    document.add_paragraph("The file /etc/hosts maps names to addresses:")
+    document.add_paragraph("127.0.0.1 localhost\n\n# The following lines are desirable for IPv6", style="Source Code")
+    document.add_paragraph("::1     localhost ip6-localhost", style="Source Code")
+    document.add_paragraph("Edit it as root.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = _load(tmp_path, "hosts.docx", buffer.getvalue())
+    code = "127.0.0.1 localhost\n\n# The following lines are desirable for IPv6\n::1     localhost ip6-localhost"
+    assert f"```\n{code}\n```" in doc.text
+    chunks = chunk_text(doc.text, doc.name)
+    assert {c.heading for c in chunks} == {"Host names"}
+    assert any(c.text == code for c in chunks)
