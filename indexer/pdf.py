@@ -105,8 +105,10 @@ def _open_error(reason: str) -> str:
     )
 
 
-# Monospaced fonts by name: Courier, *Mono*, Consolas, TeX's CMTT/SFTT/LMTT typewriter faces.
-_MONO_FONT = re.compile(r"mono|courier|consol|menlo|inconsolata|typewriter|code|(?:^|\+)(?:CM|SF|EC|LM|TC)?TT\d", re.IGNORECASE)
+# Monospaced fonts by name: Courier, *Mono*, Consolas, TeX's CMTT/SFTT/LMTT and txfonts' t1xtt typewriter faces.
+_MONO_FONT = re.compile(
+    r"mono|courier|consol|menlo|inconsolata|typewriter|code|(?:^|\+)(?:CM|SF|EC|LM|TC)?TT\d|tt\d*$", re.IGNORECASE
+)
 _HYPHEN_MARKS = ("\ufffe", "\x02")
 _PDFIUM_LINE_END = re.compile(r"([^\n\ufffe\x02]*)(\n|\ufffe|\x02|$)")
 _SAMPLES = 7  # glyphs of a line whose font is asked for: enough to tell a code line from prose with a word of code
@@ -158,7 +160,7 @@ def _page_lines(textpage, pdfium_c) -> list[Line]:
                     y.value,
                     max(b[3] for b in boxes),
                     round(sizes[biggest], 1) or 10.0,
-                    all(monos),
+                    sum(monos) >= 0.8 * len(monos),  # a backslash or brace from a symbol font aside
                 )
             )
     return lines
