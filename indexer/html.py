@@ -160,12 +160,17 @@ def main_content(soup):
     """The element holding the document: the one ``main``/``article``/``role=main`` or an
     element named as the content, when it holds at least 40% of the page's text; else the body."""
     body = soup.body or soup
-    total = _text_length(body)
-    candidates = soup.find_all("main") + soup.find_all(attrs={"role": "main"})
-    articles = soup.find_all("article")
-    if len(articles) == 1:
-        candidates += articles
-    candidates += [tag for ident in _MAIN_IDS for tag in soup.find_all(id=re.compile(f"^{re.escape(ident)}$", re.IGNORECASE))]
+    mains, articles, named = [], [], []
+    for tag in soup.find_all(True):  # one pass: pages are large
+        if tag.name == "main" or tag.get("role") == "main":
+            mains.append(tag)
+        elif tag.name == "article":
+            articles.append(tag)
+        ident = tag.get("id")
+        if isinstance(ident, str) and ident.lower() in _MAIN_IDS:
+            named.append(tag)
+    candidates = mains + (articles if len(articles) == 1 else []) + sorted(named, key=lambda t: _MAIN_IDS.index(t["id"].lower()))
+    total = _text_length(body) if candidates else 0
     for tag in candidates:
         if total and _text_length(tag) >= 0.4 * total:
             return tag
