@@ -280,11 +280,16 @@ def running_lines(pages: list[list[Line]], labels: list[str] | tuple[str, ...] =
     running = {text for text, n in texts.items() if n >= max(needed, len(pages) / 2) and len(text) >= 10}
     for p, lines in enumerate(pages):
         outermost = _margin_indexes(lines, 2)  # a page number sits on the very first or last line
+        small = _body_size(lines) * 1.05 if lines else 0.0  # ... in print no larger than the text ("1 Copyright" is a title)
         for i in margins[p]:
             line = lines[i]
             label = labels[p] if p < len(labels) else str(p + 1)
             text = _margin_key(line)[0]
-            numbered = i in outermost and (_PAGE_NUMBER.match(line.text) or _carries_label(line.text, label))
+            numbered = (
+                i in outermost
+                and line.size <= small
+                and (_PAGE_NUMBER.match(line.text) or _carries_label(line.text, label))
+            )
             if numbered or keys[_margin_key(line)] >= needed or any(text.startswith(r) for r in running):
                 found.add((p, i))
     return found
@@ -338,6 +343,9 @@ _COMPOUND_HEADS = frozenset(
 )
 _URL_TAIL = re.compile(r"(?:https?:|www\.)\S*[/._=?&#-]$")
 _WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
+
+
+_HEADING_SIZE = 1.15  # print this much larger than the page's body text is a heading
 
 
 def _body_size(lines: list[Line]) -> float:
@@ -408,7 +416,7 @@ def _breaks_between(lines: list[Line], first: Line, a: Line, b: Line, pitch: flo
     step = a.bottom - b.bottom
     if step <= 0 or step > 1.45 * pitch * max(1.0, a.size / body):  # new column, or a blank line's worth of space
         return True
-    if abs(a.size - b.size) > 0.6 or b.size > body * 1.15 or a.size > body * 1.15:  # a heading
+    if abs(a.size - b.size) > 0.6:  # into or out of a heading (its lines share one size and run on)
         return True
     if _BULLET_START.match(b.text):
         return True
@@ -437,17 +445,24 @@ def page_paragraphs(lines: list[Line], words: set[str], compounds: set[str]) -> 
         elif not a.mono and not b.mono and not _breaks_between(lines, group[0], a, b, pitch, body):
             group.append(b)
         else:
-            paragraphs.append(_render(group, words, compounds))
+            paragraphs.append(_render(group, words, compounds, body))
             group = [b]
-    paragraphs.append(_render(group, words, compounds))
+    paragraphs.append(_render(group, words, compounds, body))
     return [p for p in paragraphs if p.strip()]
 
 
-def _render(group: list[Line], words: set[str], compounds: set[str]) -> str:
+def _render(group: list[Line], words: set[str], compounds: set[str], body: float) -> str:
+    """One paragraph's text; a short one in larger print is a heading (``#`` to ``###`` by size),
+    so that it heads what follows even when it is long or asks a question ("How does flex
+    compile the DFA so quickly?")."""
     if not group[0].mono:
         text = group[0].text
         for line in group[1:]:
             text = join_lines(text, line.text, words, compounds)
+        size = min(line.size for line in group)
+        if size >= _HEADING_SIZE * body and len(group) <= 3 and len(text) <= 200 and any(c.isalpha() for c in text):
+            level = 1 if size >= 1.6 * body else 2 if size >= 1.3 * body else 3
+            return f"{'#' * level} {text}"
         return text
     left = min(line.left for line in group)
     width = 0.525 * group[0].size  # a typewriter glyph's advance, near enough to count indent steps

@@ -33,7 +33,7 @@ def test_lines_of_a_paragraph_are_joined_and_paragraphs_kept_apart(book):
         "and harvest." in book.text
     )
     assert "before you wake up.\n\nEach bed has a name" in book.text
-    assert "\n\nGetting started\n\n" in book.text  # a heading stays a block of its own
+    assert "\n\n## Getting started\n\n" in book.text  # larger print is a heading, a block of its own
     headings = {c.heading for c in chunk_text(book.text, book.name)}
     assert {"Getting started", "Configuration", "Troubleshooting"} <= headings
 
@@ -55,7 +55,7 @@ def test_contents_and_index_pages_are_left_out_of_the_text(book):
     assert ". . . ." not in book.text
     assert "crop rotation, 1" not in book.text and "Index" not in book.text
     assert len(book.pages) == 4  # the pages still count: citations keep their numbers
-    assert book.text[book.pages[2] :].startswith("Troubleshooting")
+    assert book.text[book.pages[2] :].startswith("## Troubleshooting")
 
 
 def test_title_comes_from_the_title_property_else_the_first_page(book, tmp_path):
@@ -181,3 +181,19 @@ def test_an_answer_from_an_indexed_book_cites_the_printed_page(tmp_path):
 def test_a_split_after_a_compound_opener_keeps_its_hyphen_unless_the_joined_word_occurs():
     assert join_lines("equations for one-", "dimensional flow", set(), set()) == "equations for one-dimensional flow"
     assert join_lines("a non-", "zero value", {"nonzero"}, set()) == "a nonzero value"
+
+
+def test_a_chapter_title_starting_with_the_page_label_is_not_a_running_head():
+    def page(n: int, title: str, title_size: float) -> list[Line]:
+        return [
+            Line(str(n), 300, 306, 750, 760, 10),
+            Line(f"{n} {title}", 72, 200, 700, 717, title_size),
+            *(_line(f"Body text line {k} of chapter {title}, page {n}." * (k % 3 + 1), 680 - 14 * k) for k in range(6)),
+        ]
+
+    labels = ["1", "2"]
+    found = running_lines([page(1, "Copyright", 17.2), page(2, "Reporting Bugs", 17.2)], labels)
+    assert (0, 0) in found and (1, 0) in found  # the bare page numbers go
+    assert (0, 1) not in found and (1, 1) not in found  # titles in large print stay
+    found = running_lines([page(1, "Copyright", 10), page(2, "Reporting Bugs", 10)], labels)
+    assert (0, 1) in found  # in body print, "1 Copyright" on page 1 reads as a running head
