@@ -5,8 +5,9 @@ A saved documentation page or article carries its site with it: menus, a search 
 contents, breadcrumbs, permalink signs ("¶") after every heading, edit links, footers
 and link boxes. A person skips them; the bot used to quote them (31% of the chunks of a
 documentation tree). ``prune`` removes them by what the page says they are: the
-elements (``nav``, ``aside``, ``footer``...), their ARIA roles, and the class and id
-names sites give them; ``main_content`` then keeps the page's ``main``/``article`` (or
+elements (``nav``, ``footer``, ``form``...), their ARIA roles, and the class and id
+names sites give them (a box holding the page's ``h1`` is kept; an ``aside`` or sidebar
+only goes when it is mostly links); ``main_content`` then keeps the page's ``main``/``article`` (or
 the element the site calls its content) when there is one that holds most of the text.
 
 Rules rather than a general extractor: on the development pages (docs/quality.md),
@@ -80,7 +81,7 @@ def _is_chrome(tag) -> bool:
         return True
     names = _names(tag)
     if any(n in _CHROME_NAMES or _CHROME_PREFIX.match(n) for n in names):
-        return True
+        return tag.find("h1") is None  # a "header" or "masthead" that holds the page's title is the page's
     if "contents" in names and "topic" in names:  # docutils' generated table of contents
         return True
     return name == "sup" and "reference" in names  # Wikipedia's "[12]" citation marks

@@ -117,3 +117,9 @@ def test_permalinks_of_other_site_generators_are_dropped():
     <p>Install it first, then run it.</p></body>"""
     text = html_to_text(html.encode()).text
     assert text == "## Setup\n\n## Run\n\nInstall it first, then run it."
+
+
+def test_a_header_box_that_holds_the_pages_title_is_kept():
+    html = """<body><div class="header"><h1>Install guide</h1></div><div class="header"><a href="/">Home</a></div>
+    <p>Download the archive and unpack it.</p></body>"""
+    assert html_to_text(html.encode()).text == "# Install guide\n\nDownload the archive and unpack it."
