@@ -71,7 +71,7 @@ def load_labels(path: Path) -> dict[str, Labels]:
             data = json.loads(line)
             patterns = tuple(re.compile(p, re.MULTILINE) for p in data.get("boilerplate", ()))
         except (json.JSONDecodeError, re.error) as err:
-            raise SystemExit(f"{path}:{number}: {err}; fix the line (JSON with 'slug' and 'boilerplate' regexes)")
+            raise SystemExit(f"{path}:{number}: {err}; fix the line (JSON with 'slug' and 'boilerplate' regexes)") from err
         labels[data["slug"]] = Labels(data["slug"], patterns, data.get("note", ""))
     return labels
 
@@ -120,28 +120,40 @@ def package_at(revision: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
         sys.path.remove(str(workdir))
 
 
-def read_document(folder: Path, loaders: ModuleType, chunking: ModuleType, repeat: int = 3) -> Reading:
-    """Every file of one development document read (``repeat`` times, the median time kept) and chunked."""
-    reading = Reading()
+def read_documents(
+    folder: Path, variants: list[tuple[ModuleType, ModuleType]], repeat: int = 3
+) -> list[Reading]:
+    """Every file of one development document read by each ``(loaders, chunking)`` variant and
+    chunked. The variants take turns, ``repeat`` rounds per file, so a busy machine slows them
+    alike; the median time per variant is kept."""
+    readings = [Reading() for _ in variants]
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES):
-        times = []
-        try:
-            for _ in range(repeat):
+        times: list[list[float]] = [[] for _ in variants]
+        docs: list[object] = [None] * len(variants)
+        for round_ in range(repeat + 1):  # round 0 warms up (imports, caches) and is not timed
+            for n, (loaders, _chunking) in enumerate(variants):
+                if isinstance(docs[n], Exception):
+                    continue
                 started = time.perf_counter()
-                doc = loaders.load_document(path, path.name)
-                times.append(time.perf_counter() - started)
-        except Exception as err:  # noqa: BLE001 - a benchmark reports every failure and goes on
-            reading.errors.append(f"{path.name}: {err}")
-            continue
-        elapsed = statistics.median(times)
-        pages = max(len(doc.pages), 1)
-        reading.pages += pages
-        reading.seconds_per_page.append(elapsed / pages)
-        reading.texts.append(" ".join(doc.text.split()))
-        for chunk in chunking.chunk_text(doc.text, doc.name):
-            reading.chunks.append(chunk.text)
-            reading.headings.update(part.strip() for part in chunk.heading.split(" · ") if part.strip())
-    return reading
+                try:
+                    docs[n] = loaders.load_document(path, path.name)
+                except Exception as err:  # a benchmark reports every failure and goes on
+                    docs[n] = err
+                if round_:
+                    times[n].append(time.perf_counter() - started)
+        for n, (_loaders, chunking) in enumerate(variants):
+            reading, doc = readings[n], docs[n]
+            if isinstance(doc, Exception):
+                reading.errors.append(f"{path.name}: {doc}")
+                continue
+            pages = max(len(doc.pages), 1)
+            reading.pages += pages
+            reading.seconds_per_page.append(statistics.median(times[n] or [0.0]) / pages)
+            reading.texts.append(" ".join(doc.text.split()))
+            for chunk in chunking.chunk_text(doc.text, doc.name):
+                reading.chunks.append(chunk.text)
+                reading.headings.update(part.strip() for part in chunk.heading.split(" · ") if part.strip())
+    return readings
 
 
 def gold_spans(path: Path) -> list[str]:
@@ -187,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         before_loaders, before_chunking = package_at(args.before, Path(tmp))
         for folder in folders:
-            before = read_document(folder, before_loaders, before_chunking, args.repeat)
-            after = read_document(folder, after_loaders, after_chunking, args.repeat)
+            before, after = read_documents(
+                folder, [(before_loaders, before_chunking), (after_loaders, after_chunking)], args.repeat
+            )
             label = labels.get(folder.name)
             headings = before.headings | after.headings
             spans = gold_spans(args.docs.parent / f"{folder.name}.jsonl")
