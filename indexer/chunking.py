@@ -214,16 +214,9 @@ def _add_block(text: str, start: int, end: int, blocks: list[ParagraphSpan]) -> 
     blocks.append(ParagraphSpan(start, end, _looks_like_heading(block)))
 
 
-# An HTML heading written inside Markdown: <h3 name="config">Does ripgrep read a config file?</h3>
-_HTML_HEADING = re.compile(r"^<h[1-6]\b[^>]*>\s*[^\n<]+\s*</h[1-6]>$", re.IGNORECASE)
-_TAG = re.compile(r"<[^>\n]+>")
-
-
 def _looks_like_heading(block: str) -> bool:
     if _MD_HEADING.match(block):
         return "\n" not in block
-    if _HTML_HEADING.match(block):
-        return True
     if "\n" in block or len(block) > 80:
         return False
     return block[-1] not in ".!?;:,…\"”’)" and len(block.split()) <= 12
@@ -332,7 +325,7 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
     stem = ""
     for index, block in enumerate(split_blocks(text)):
         if block.is_heading:
-            heading = context = " ".join(_TAG.sub(" ", text[block.start : block.end]).lstrip("#").split())
+            heading = context = " ".join(text[block.start : block.end].lstrip("#").split())
             stem = ""
             continue
         if block.kind == "links":  # a table of contents points at the answers; it is not one

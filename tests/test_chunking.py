@@ -210,12 +210,3 @@ def test_a_markdown_list_of_in_page_links_is_a_table_of_contents_and_never_quote
     assert [b.kind for b in split_blocks(text)][1] == "links"
     chunks = chunk_text(text, "faq.md")
     assert [c.text for c in chunks] == ["Use the -z/--search-zip flag."]
-
-
-def test_an_html_heading_inside_markdown_is_a_heading_without_its_tags():
-    text = '<h3 name="config">\nDoes ripgrep support configuration files, and where does it look for them?\n</h3>\n\nYes: set RIPGREP_CONFIG_PATH to a file.\n'
-    one_line = text.replace("\n</h3>", "</h3>").replace('">\n', '">')
-    for written in (text, one_line):
-        chunks = chunk_text(written, "faq.md")
-        assert [c.heading for c in chunks] == ["Does ripgrep support configuration files, and where does it look for them?"]
-        assert chunks[0].text == "Yes: set RIPGREP_CONFIG_PATH to a file."
