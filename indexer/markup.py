@@ -260,14 +260,17 @@ def _docx_elements(document) -> Iterable[TextElement]:
             yield from (TextElement("row", row) for row in _docx_table_rows(item))
             continue
         text = item.text
-        if not text.strip() or _is_docx_listing(item):
+        if not text.strip():
             continue
-        level = _docx_heading_level(item)
-        if _is_docx_code(item):  # kept line by line; a "# comment" in it is code, not a heading
+        style = item.style  # resolved once: python-docx looks styles up by id on every access
+        if _is_docx_listing(style):
+            continue
+        level = _docx_heading_level(item, style)
+        if _is_docx_code(item, style):  # kept line by line; a "# comment" in it is code, not a heading
             yield TextElement("code", "\n".join(line.rstrip() for line in text.replace("\t", "    ").split("\n")))
         elif level:
             yield TextElement("heading", text, level)
-        elif _is_list_paragraph(item):
+        elif _is_list_paragraph(item, style):
             yield TextElement("item", _clean_inline(text))
         else:
             yield TextElement("para", _clean_inline(text))
@@ -286,17 +289,15 @@ _DOCX_CODE_STYLE = re.compile(
 _MONO_FONT_NAME = re.compile(r"courier|consolas|mono|menlo|lucida console|source code", re.IGNORECASE)
 
 
-def _is_docx_code(paragraph) -> bool:
+def _is_docx_code(paragraph, style) -> bool:
     """A paragraph in a code style, or every run of it in a monospaced font."""
-    style = paragraph.style
     if style is not None and _DOCX_CODE_STYLE.match(style.name or ""):
         return True
     runs = [run for run in paragraph.runs if run.text.strip()]
     return bool(runs) and all(run.font.name and _MONO_FONT_NAME.search(run.font.name) for run in runs)
 
 
-def _is_docx_listing(paragraph) -> bool:
-    style = paragraph.style
+def _is_docx_listing(style) -> bool:
     return style is not None and bool(_DOCX_LISTING_STYLE.match(style.name or ""))
 
 
@@ -316,9 +317,8 @@ def _docx_table_rows(table) -> list[str]:
     return rows
 
 
-def _docx_heading_level(paragraph) -> int:
+def _docx_heading_level(paragraph, style) -> int:
     """1..6 for Title/Heading N styles (or an outline level, which survives translated style names), else 0."""
-    style = paragraph.style
     name = (style.name or "") if style is not None else ""
     if name.lower() == "title":
         return 1
@@ -342,8 +342,8 @@ def _style_chain(style):
         seen += 1
 
 
-def _is_list_paragraph(paragraph) -> bool:
-    name = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+def _is_list_paragraph(paragraph, style) -> bool:
+    name = (style.name or "").lower() if style is not None else ""
     return "list" in name or paragraph._p.find(".//" + _w("numPr")) is not None
 
 
