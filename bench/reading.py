@@ -71,7 +71,9 @@ def load_labels(path: Path) -> dict[str, Labels]:
             data = json.loads(line)
             patterns = tuple(re.compile(p, re.MULTILINE) for p in data.get("boilerplate", ()))
         except (json.JSONDecodeError, re.error) as err:
-            raise SystemExit(f"{path}:{number}: {err}; fix the line (JSON with 'slug' and 'boilerplate' regexes)") from err
+            raise SystemExit(
+                f"{path}:{number}: {err}; fix the line (JSON with 'slug' and 'boilerplate' regexes)"
+            ) from err
         labels[data["slug"]] = Labels(data["slug"], patterns, data.get("note", ""))
     return labels
 
@@ -120,9 +122,7 @@ def package_at(revision: str, workdir: Path) -> tuple[ModuleType, ModuleType]:
         sys.path.remove(str(workdir))
 
 
-def read_documents(
-    folder: Path, variants: list[tuple[ModuleType, ModuleType]], repeat: int = 3
-) -> list[Reading]:
+def read_documents(folder: Path, variants: list[tuple[ModuleType, ModuleType]], repeat: int = 3) -> list[Reading]:
     """Every file of one development document read by each ``(loaders, chunking)`` variant and
     chunked. The variants take turns, ``repeat`` rounds per file, so a busy machine slows them
     alike; the median time per variant is kept."""

@@ -29,7 +29,19 @@ _CHROME_TAGS = ("nav", "footer", "form", "dialog")
 _SIDEBAR_NAMES = frozenset(["sidebar", "side-bar", "leftsidebar", "rightsidebar", "sidebar-left", "sidebar-right"])
 _SIDEBAR_LINK_SHARE = 0.8
 _CHROME_ROLES = frozenset(
-    ["navigation", "banner", "contentinfo", "search", "complementary", "menu", "menubar", "toolbar", "tablist", "dialog", "alertdialog"]
+    [
+        "navigation",
+        "banner",
+        "contentinfo",
+        "search",
+        "complementary",
+        "menu",
+        "menubar",
+        "toolbar",
+        "tablist",
+        "dialog",
+        "alertdialog",
+    ]
 )
 # Class or id names sites give their chrome (compared whole, lower case).
 _CHROME_NAMES = frozenset(
@@ -45,10 +57,30 @@ _CHROME_NAMES = frozenset(
     mw-cite-backlink""".lower().split()
 )
 _CHROME_LINKS = frozenset(
-    ["skip", "skip-link", "skiplink", "skip-to-content", "skipnav", "mw-jump-link", "headerlink", "permalink", "anchorjs-link", "hash-link"]
+    [
+        "skip",
+        "skip-link",
+        "skiplink",
+        "skip-to-content",
+        "skipnav",
+        "mw-jump-link",
+        "headerlink",
+        "permalink",
+        "anchorjs-link",
+        "hash-link",
+    ]
 )
 _CHROME_PREFIX = re.compile(r"^(?:toc[-_]|fancy[-_]toc|toclevel|tocsection|navbox|mw-editsection|sidebar[-_]|menu[-_])")
-_MAIN_IDS = ("main-content", "maincontent", "main", "content", "mw-content-text", "bodycontent", "article", "docs-content")
+_MAIN_IDS = (
+    "main-content",
+    "maincontent",
+    "main",
+    "content",
+    "mw-content-text",
+    "bodycontent",
+    "article",
+    "docs-content",
+)
 PERMALINK_SIGNS = "¶§#🔗⚓"
 _PERMALINK_TITLE = re.compile(r"permalink|link to (?:this|heading|section)|direct link", re.IGNORECASE)
 _SKIP_LINK = re.compile(r"^\s*(?:skip|jump)\s+to\b", re.IGNORECASE)
@@ -107,7 +139,9 @@ def _is_permalink_or_skip(anchor) -> bool:
 
 
 # A page's "last modified" stamp: the site's, on every page, not the document's words.
-_STAMP = re.compile(r"^(?:this page (?:was )?last (?:modified|updated|edited)|last (?:modified|updated)\b)", re.IGNORECASE)
+_STAMP = re.compile(
+    r"^(?:this page (?:was )?last (?:modified|updated|edited)|last (?:modified|updated)\b)", re.IGNORECASE
+)
 
 
 _STAMP_WORDS = re.compile(r"last\s+(?:modified|updated|edited)", re.IGNORECASE)
@@ -170,7 +204,9 @@ def main_content(soup):
         ident = tag.get("id")
         if isinstance(ident, str) and ident.lower() in _MAIN_IDS:
             named.append(tag)
-    candidates = mains + (articles if len(articles) == 1 else []) + sorted(named, key=lambda t: _MAIN_IDS.index(t["id"].lower()))
+    candidates = (
+        mains + (articles if len(articles) == 1 else []) + sorted(named, key=lambda t: _MAIN_IDS.index(t["id"].lower()))
+    )
     total = _text_length(body) if candidates else 0
     for tag in candidates:
         if total and _text_length(tag) >= 0.4 * total:

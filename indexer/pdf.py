@@ -65,7 +65,9 @@ def read_pdf(data: bytes) -> Extracted:
         offset += len(text) + 2
     numbers = [str(n + 1) for n in range(len(pages))]
     kept_labels = tuple(labels) if list(labels) != numbers else ()
-    return Extracted("\n\n".join(texts), pages=PageStarts(starts, kept_labels), title=title or _title_from_first_page(pages))
+    return Extracted(
+        "\n\n".join(texts), pages=PageStarts(starts, kept_labels), title=title or _title_from_first_page(pages)
+    )
 
 
 def _read_lines(data: bytes) -> tuple[list[list[Line]], list[str], str]:
@@ -100,9 +102,7 @@ def _open_error(reason: str) -> str:
             "the PDF is protected by a password; save a copy without the password (for example print it to PDF) "
             "and add that"
         )
-    return (
-        f"cannot read this PDF ({reason}); it may be truncated or damaged: download or export it again"
-    )
+    return f"cannot read this PDF ({reason}); it may be truncated or damaged: download or export it again"
 
 
 # Monospaced fonts by name: Courier, *Mono*, Consolas, TeX's CMTT/SFTT/LMTT and txfonts' t1xtt typewriter faces.
@@ -173,7 +173,11 @@ def _clean_title(title: str) -> str:
     title = " ".join(title.split())
     if title.lower().startswith("microsoft word - "):
         title = title[len("microsoft word - ") :].rsplit(".doc", 1)[0]
-    if not title or _BOILERPLATE_TITLE.match(title) or title.lower().endswith((".pdf", ".dvi", ".tex", ".doc", ".docx")):
+    if (
+        not title
+        or _BOILERPLATE_TITLE.match(title)
+        or title.lower().endswith((".pdf", ".dvi", ".tex", ".doc", ".docx"))
+    ):
         return ""
     return title
 
@@ -280,7 +284,9 @@ def running_lines(pages: list[list[Line]], labels: list[str] | tuple[str, ...] =
     running = {text for text, n in texts.items() if n >= max(needed, len(pages) / 2) and len(text) >= 10}
     for p, lines in enumerate(pages):
         outermost = _margin_indexes(lines, 2)  # a page number sits on the very first or last line
-        small = _body_size(lines) * 1.05 if lines else 0.0  # ... in print no larger than the text ("1 Copyright" is a title)
+        small = (
+            _body_size(lines) * 1.05 if lines else 0.0
+        )  # ... in print no larger than the text ("1 Copyright" is a title)
         for i in margins[p]:
             line = lines[i]
             label = labels[p] if p < len(labels) else str(p + 1)
@@ -304,7 +310,9 @@ def _carries_label(text: str, label: str) -> bool:
 
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}|(?:·\s?){4,}|(?:…\s?){2,}")
 _ENDS_IN_PAGE_REF = re.compile(r"(?:[\s,]\s*(?:\d{1,4}|[ivxlc]{1,6})(?:\s*[-–]\s*\d{1,4})?)+\s*$")
-_CONTENTS_HEADING = re.compile(r"^(?:table of )?contents$|^index$|^general index$|^(?:list of )?(?:figures|tables)$", re.IGNORECASE)
+_CONTENTS_HEADING = re.compile(
+    r"^(?:table of )?contents$|^index$|^general index$|^(?:list of )?(?:figures|tables)$", re.IGNORECASE
+)
 
 
 def _is_leader_line(text: str) -> bool:
@@ -339,7 +347,44 @@ _CAPITALS_START = re.compile(r"^([A-Z]+)\b")
 # Words that usually open a hyphenated compound ("one-dimensional", "non-zero", "real-time"): split
 # after one, the hyphen is kept unless the document spells the word joined elsewhere.
 _COMPOUND_HEADS = frozenset(
-    ["one", "two", "three", "four", "five", "six", "ten", "non", "self", "well", "multi", "cross", "high", "low", "long", "short", "real", "full", "half", "single", "double", "left", "right", "top", "bottom", "first", "second", "third", "user", "case", "all", "ill", "ever", "built", "read", "write"]
+    [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "ten",
+        "non",
+        "self",
+        "well",
+        "multi",
+        "cross",
+        "high",
+        "low",
+        "long",
+        "short",
+        "real",
+        "full",
+        "half",
+        "single",
+        "double",
+        "left",
+        "right",
+        "top",
+        "bottom",
+        "first",
+        "second",
+        "third",
+        "user",
+        "case",
+        "all",
+        "ill",
+        "ever",
+        "built",
+        "read",
+        "write",
+    ]
 )
 _URL_TAIL = re.compile(r"(?:https?:|www\.)\S*[/._=?&#-]$")
 _WORDS = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
@@ -478,8 +523,13 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
         if last and abs(last.bottom - line.bottom) < 0.3 * line.size and -1 <= line.left - last.right < 2 * line.size:
             glue = "" if line.left - last.right < 0.15 * line.size or line.text[:1] in ".,;:)" else " "
             merged[-1] = Line(
-                last.text + glue + line.text, last.left, line.right, last.bottom, max(last.top, line.top),
-                max(last.size, line.size), last.mono and line.mono,
+                last.text + glue + line.text,
+                last.left,
+                line.right,
+                last.bottom,
+                max(last.top, line.top),
+                max(last.size, line.size),
+                last.mono and line.mono,
             )
         else:
             merged.append(line)
@@ -502,7 +552,9 @@ def drop_contents_lists(lines: list[Line]) -> list[Line]:
         if listing:
             looks = (_TOC_ENTRY.match(line.text) or len(line.text) <= 60) and not _SENTENCE_END.search(line.text)
             # The list ends at the first line that is not an entry, or after a gap or a change of print.
-            close = entry is None or (abs(line.size - entry.size) <= 0.5 and 0 < entry.bottom - line.bottom <= 2.5 * line.size)
+            close = entry is None or (
+                abs(line.size - entry.size) <= 0.5 and 0 < entry.bottom - line.bottom <= 2.5 * line.size
+            )
             if looks and close:
                 entry = line
                 continue
@@ -514,7 +566,10 @@ def drop_contents_lists(lines: list[Line]) -> list[Line]:
 def pages_to_text(pages: list[list[Line]], labels: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Each page's readable text: paragraphs separated by blank lines; listing pages left empty."""
     drop = running_lines(pages, labels)
-    kept_pages = [merge_same_baseline([line for i, line in enumerate(lines) if (p, i) not in drop]) for p, lines in enumerate(pages)]
+    kept_pages = [
+        merge_same_baseline([line for i, line in enumerate(lines) if (p, i) not in drop])
+        for p, lines in enumerate(pages)
+    ]
     listings, previous = [], False
     for lines in kept_pages:
         previous = is_contents_or_index(lines, previous)

@@ -12,8 +12,18 @@ from indexer.markup import html_to_text
 from tests.docfixtures import DOCS_PAGE, HTML_PAGE
 
 CHROME = [
-    "Skip to main content", "Search the docs", "User guide", "Navigation", "Introduction", "Shapes",
-    "Related topics", "Bezier", "On this page", "Built with Sphinx", "last updated", "¶",
+    "Skip to main content",
+    "Search the docs",
+    "User guide",
+    "Navigation",
+    "Introduction",
+    "Shapes",
+    "Related topics",
+    "Bezier",
+    "On this page",
+    "Built with Sphinx",
+    "last updated",
+    "¶",
 ]
 
 

@@ -23,7 +23,11 @@ from tests.docfixtures import BOOK_PAGES, make_book_pdf, make_pdf
 def book(tmp_path_factory):
     folder = tmp_path_factory.mktemp("book")
     path = folder / "planner.pdf"
-    path.write_bytes(make_book_pdf(BOOK_PAGES, header="Garden Planner Manual  {n}", labels=("roman", 1), title="Garden Planner Manual"))
+    path.write_bytes(
+        make_book_pdf(
+            BOOK_PAGES, header="Garden Planner Manual  {n}", labels=("roman", 1), title="Garden Planner Manual"
+        )
+    )
     return load_document(path, "planner.pdf")
 
 
@@ -111,7 +115,9 @@ def test_running_lines_repeat_at_the_same_height_on_several_pages():
 
 
 def test_contents_and_index_pages_are_recognised_and_prose_is_not():
-    contents = [_line("Contents", 700)] + [_line(f"{n} Section . . . . . . . . . . {n * 3}", 680 - 14 * n) for n in range(1, 9)]
+    contents = [_line("Contents", 700)] + [
+        _line(f"{n} Section . . . . . . . . . . {n * 3}", 680 - 14 * n) for n in range(1, 9)
+    ]
     index = [_line("Index", 700)] + [_line(f"entry{n}, {n}, {n + 4}", 680 - 14 * n) for n in range(1, 12)]
     prose = [_line("Mix the soil well. Water it on 3 days, 2 of them warm.", 680 - 14 * n) for n in range(8)]
     assert is_contents_or_index(contents) and is_contents_or_index(index)
@@ -119,14 +125,16 @@ def test_contents_and_index_pages_are_recognised_and_prose_is_not():
 
 
 def test_monospaced_lines_are_a_code_block_kept_line_by_line(tmp_path):
-    pages = [[
-        "## Running it",
-        "Start the planner from a terminal with the path of your allotment file:",
-        "$ planner --beds allotment.conf",
-        "$ planner --check",
-        "",
-        "The second command only checks the file and changes nothing at all.",
-    ]]
+    pages = [
+        [
+            "## Running it",
+            "Start the planner from a terminal with the path of your allotment file:",
+            "$ planner --beds allotment.conf",
+            "$ planner --check",
+            "",
+            "The second command only checks the file and changes nothing at all.",
+        ]
+    ]
     path = tmp_path / "run.pdf"
     path.write_bytes(make_book_pdf(pages, numbers=False))
     doc = load_document(path, "run.pdf")
@@ -136,8 +144,21 @@ def test_monospaced_lines_are_a_code_block_kept_line_by_line(tmp_path):
 
 
 def test_a_papers_contents_list_without_page_numbers_is_dropped():
-    lines = [_line("CONTENTS", 700), *(_line(t, 680 - 14 * n) for n, t in enumerate(
-        ["1 Introduction", "2 Obtaining the package", "2.1 Installing", "Acknowledgements", "A Journal abbreviations"]))]
+    lines = [
+        _line("CONTENTS", 700),
+        *(
+            _line(t, 680 - 14 * n)
+            for n, t in enumerate(
+                [
+                    "1 Introduction",
+                    "2 Obtaining the package",
+                    "2.1 Installing",
+                    "Acknowledgements",
+                    "A Journal abbreviations",
+                ]
+            )
+        ),
+    ]
     lines.append(_line("The journal encourages authors to prepare their papers using LaTeX.", 500))
     from indexer.pdf import drop_contents_lists
 
@@ -154,7 +175,10 @@ def test_a_web_address_broken_at_a_line_end_is_joined():
         "see http://www.ietf.org/rfc/rfc2396.txt for details"
     )
     assert join_lines("the end.", "Next line", set(), set()) == "the end. Next line"
-    assert join_lines("at https://example.org/.", "Then restart it", set(), set()) == "at https://example.org/. Then restart it"
+    assert (
+        join_lines("at https://example.org/.", "Then restart it", set(), set())
+        == "at https://example.org/. Then restart it"
+    )
 
 
 def test_an_answer_from_an_indexed_book_cites_the_printed_page(tmp_path):
@@ -167,11 +191,17 @@ def test_an_answer_from_an_indexed_book_cites_the_printed_page(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "planner.pdf").write_bytes(
-        make_book_pdf(BOOK_PAGES, header="Garden Planner Manual  {n}", labels=("roman", 1), title="Garden Planner Manual")
+        make_book_pdf(
+            BOOK_PAGES, header="Garden Planner Manual  {n}", labels=("roman", 1), title="Garden Planner Manual"
+        )
     )
     store = FaissStore(tmp_path / "index")
     build_corpus(corpus, store, FakeEmbedder())
-    bot = Bot(FaissStore(tmp_path / "index"), FakeEmbedder(), settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake-hash-64"))
+    bot = Bot(
+        FaissStore(tmp_path / "index"),
+        FakeEmbedder(),
+        settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake-hash-64"),
+    )
     answer = bot.ask("What should I check if the reminders stop?")
     passage = next(p for p in answer.passages if "reminders stop" in p.text)
     assert passage.location == "page 2 (PDF page 3)"

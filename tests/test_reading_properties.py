@@ -12,7 +12,24 @@ from indexer.markup import html_to_text
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 WORDS = st.sampled_from(
-    ["point", "Distance", "the", "returns", "a", "float", "x", "y", "WAL", "mode", "is", "faster", "(3, 4)", "é", "漢字", "—"]
+    [
+        "point",
+        "Distance",
+        "the",
+        "returns",
+        "a",
+        "float",
+        "x",
+        "y",
+        "WAL",
+        "mode",
+        "is",
+        "faster",
+        "(3, 4)",
+        "é",
+        "漢字",
+        "—",
+    ]
 )
 SENTENCE = st.lists(WORDS, min_size=1, max_size=12).map(lambda ws: " ".join(ws).capitalize() + ".")
 CODE_LINE = st.one_of(
@@ -31,16 +48,20 @@ CONTENT = st.one_of(
     SENTENCE.map(lambda s: f"<p>{_escape(s)}</p>"),
     SENTENCE.map(lambda s: f'<h2>{_escape(s[:-1])}<a class="headerlink" href="#h">¶</a></h2>'),
     st.lists(CODE_LINE, min_size=1, max_size=8).map(lambda ls: "<pre>" + _escape("\n".join(ls)) + "</pre>"),
-    st.lists(SENTENCE, min_size=1, max_size=4).map(lambda ss: "<ul>" + "".join(f"<li>{_escape(s)}</li>" for s in ss) + "</ul>"),
+    st.lists(SENTENCE, min_size=1, max_size=4).map(
+        lambda ss: "<ul>" + "".join(f"<li>{_escape(s)}</li>" for s in ss) + "</ul>"
+    ),
     st.lists(st.tuples(SENTENCE, SENTENCE), min_size=1, max_size=4).map(
-        lambda rows: "<table>" + "".join(f"<tr><td>{_escape(a)}</td><td>{_escape(b)}</td></tr>" for a, b in rows) + "</table>"
+        lambda rows: (
+            "<table>" + "".join(f"<tr><td>{_escape(a)}</td><td>{_escape(b)}</td></tr>" for a, b in rows) + "</table>"
+        )
     ),
 )
 CHROME = [
     '<nav class="menu"><a href="/">NAVLINK Home</a></nav>',
     '<a class="skip-link" href="#main">Skip to content</a>',
     '<div class="sphinxsidebar"><a href="/x">SIDEBARLINK</a></div>',
-    '<footer><p>FOOTERTEXT 2024</p></footer>',
+    "<footer><p>FOOTERTEXT 2024</p></footer>",
     '<form role="search"><input name="q"></form>',
 ]
 
@@ -66,7 +87,9 @@ FENCED = st.lists(
         SENTENCE,
         st.just("# Heading"),
         st.lists(CODE_LINE, max_size=6).map(lambda ls: "```\n" + "\n".join(ls) + "\n```"),
-        st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=4).map(lambda rows: "\n".join(f"{a} | {b}" for a, b in rows)),
+        st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=4).map(
+            lambda rows: "\n".join(f"{a} | {b}" for a, b in rows)
+        ),
     ),
     max_size=10,
 ).map("\n\n".join)
@@ -85,7 +108,24 @@ def test_fenced_code_and_tables_stay_exact_slices_of_any_size(text, max_chars):
 
 
 PDF_LINE = st.lists(
-    st.sampled_from(["garden", "beds", "water", "the", "planner", "reminds", "you", "when", "to", "sow", "har-", "vest", "well-", "known"]),
+    st.sampled_from(
+        [
+            "garden",
+            "beds",
+            "water",
+            "the",
+            "planner",
+            "reminds",
+            "you",
+            "when",
+            "to",
+            "sow",
+            "har-",
+            "vest",
+            "well-",
+            "known",
+        ]
+    ),
     min_size=1,
     max_size=12,
 ).map(" ".join)
