@@ -26,7 +26,7 @@ GIVEN = {
     "uri": (["--uri", "x.db"], "x.db"),
     "index_type": (["--index-type", "hnsw"], "hnsw"),
     "k": (["--k", "5"], 5),
-    "passage_chars": (["--passage-chars", "300"], 300),
+    "passage_chars": (["--quote-chars", "300"], 300),
     "min_margin": (["--min-margin", "0.2"], 0.2),
     "density_ratio": (["--density-ratio", "0.5"], 0.5),
     "host": (["--host", "0.0.0.0"], "0.0.0.0"),

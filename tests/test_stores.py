@@ -1,4 +1,4 @@
-"""The same behaviour from every vector store: FAISS (local folder) and Milvus (here Milvus Lite).
+"""The same behaviour from every vector store: FAISS (local folder), Milvus Lite and a real Milvus server.
 
 Every Milvus test shares one Milvus Lite database (starting one costs about a
 second) and gets collections of its own, so tests stay independent.
@@ -25,7 +25,11 @@ from indexer.stores.milvus import MilvusStore, MilvusStoreError, _split
 from tests.conftest import BUNDLED_CORPUS, PROJECT_ROOT
 from tests.fakes import FakeEmbedder
 
-STORES = ["faiss", pytest.param("milvus", marks=pytest.mark.slow)]
+STORES = [
+    "faiss",
+    pytest.param("milvus", marks=pytest.mark.slow),
+    pytest.param("milvus-server", marks=[pytest.mark.slow, pytest.mark.milvus_server]),
+]
 QUESTIONS = [json.loads(line)["q"] for line in (PROJECT_ROOT / "eval" / "muscle_spasms.jsonl").open(encoding="utf-8")]
 
 
@@ -42,7 +46,8 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path, milvus_uri: str):
     def make(name: str = "index") -> VectorStore:
         if kind == "faiss":
             return FaissStore(tmp_path / f"faiss-{name}")
-        return MilvusStore(milvus_uri, collection=f"t{uuid.uuid4().hex[:12]}_{name}")
+        uri = request.getfixturevalue("milvus_server").uri if kind == "milvus-server" else milvus_uri
+        return MilvusStore(uri, collection=f"t{uuid.uuid4().hex[:12]}_{name}")
 
     make.kind = kind
     return make
