@@ -128,7 +128,7 @@ def profile_ask(bot, questions: Sequence[str]) -> tuple[dict[str, float], dict[s
     if lexical is not None:
         timer.wrap(lexical, "scores", "lexical: BM25 scores")
     timer.wrap(bot.retriever, "retrieve", "retrieve: fusion of dense and BM25")
-    timer.wrap(bot, "_passage", "passages: highlight, text, location")
+    timer.wrap(bot, "_sentence_scores", "passages: sentence vectors for the emphasis")
     timer.wrap(bot, "suggest", "suggestions (abstentions only)")
     per_question: list[dict[str, float]] = []
     calls: dict[str, int] = {}
