@@ -14,15 +14,11 @@ import json
 import sys
 from pathlib import Path
 
+from bot.evaluation import normalize_space
 from indexer.loaders import iter_corpus_files, load_document
 
 MIN_ANSWERABLE = 30
 MIN_UNANSWERABLE = 15
-
-
-def normalize_space(text: str) -> str:
-    """Collapse every run of whitespace to one space: the form gold spans are compared in."""
-    return " ".join(text.split())
 
 
 def corpus_texts(corpus: Path) -> dict[str, str]:
