@@ -27,6 +27,7 @@ from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, Ve
 from indexer.torch_search import search_device_for
 
 from .answer import Answer, SourceText, Threshold, compose
+from .language import LANGUAGE_MESSAGE, foreign_language, reads_english_only
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
@@ -186,6 +187,8 @@ class Bot:
         if len(text) > limit:
             message = f"Your question is {len(text)} characters long; the limit is {limit}. Please shorten it."
             return Answer(text[:limit], True, message, notice=notice)
+        if reads_english_only(self.embedder.name) and foreign_language(text):
+            return Answer(text, True, LANGUAGE_MESSAGE, notice=notice)
         earlier = [clean_question(h)[:limit] for h in history or ()]
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)

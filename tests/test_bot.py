@@ -241,3 +241,23 @@ def test_no_answer_shows_two_passages_that_continue_each_other(bot):
         pairs = [(a, b) for i, a in enumerate(passages) for b in passages[i + 1 :]]
         assert not any(continues(a, b, bot._source(a.document), bot.settings.passage_chars) for a, b in pairs), question
         assert not any(a.document == b.document and a.start < b.end and b.start < a.end for a, b in pairs), question
+
+
+@pytest.mark.parametrize("question", ["¿Qué es un calambre muscular?", "Was ist ein Muskelkrampf?", "肌肉痉挛是什么？", "Quels sont les symptômes?"])
+def test_a_question_in_another_language_is_refused_with_a_message_that_says_so(small_corpus, tmp_path, question):
+    from bot.language import LANGUAGE_MESSAGE
+
+    store = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, store, FakeEmbedder(name="all-MiniLM-L6-v2"))  # a model that reads English only
+    bot = Bot(store, FakeEmbedder(name="all-MiniLM-L6-v2"), settings=Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index"))
+    answer = bot.ask(question)
+    assert answer.abstained and answer.message == LANGUAGE_MESSAGE and not answer.passages
+    assert not bot.ask("What is a leg cramp?").abstained  # English still answered
+    assert not bot.ask("What is la niña, a leg cramp?").abstained  # a foreign word inside an English question
+
+
+def test_a_model_that_reads_other_languages_gets_every_question(bot):
+    from bot.language import LANGUAGE_MESSAGE
+
+    assert bot.embedder.name == "fake-hash-64"
+    assert bot.ask("Was ist ein Muskelkrampf?").message != LANGUAGE_MESSAGE
