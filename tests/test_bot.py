@@ -124,6 +124,24 @@ def test_a_self_contained_how_question_is_not_read_as_a_follow_up():
     assert contextualize("Why do cramps happen at night?", ["What is a spasm?"]) == "Why do cramps happen at night?"
 
 
+@pytest.mark.parametrize(
+    ("question", "previous"),
+    [
+        ("What causes muscle cramps?", "What is dystonia?"),
+        ("What is spasticity?", "Does twitching mean my ALS is the fast kind?"),
+        ("What is tetany?", "How do I stop a cramp?"),
+        ("Should I run NetworkManager on a server?", "What's the iproute2 replacement for ifconfig?"),
+    ],
+)
+def test_a_short_question_on_a_new_topic_is_searched_alone(question, previous):
+    assert contextualize(question, [previous]) == question
+
+
+@pytest.mark.parametrize("question", ["Is it permanent?", "and for fish?", "what about on ethernet?", "in the shoulder?", "When should I worry about them?", "Is that normal?"])
+def test_a_real_ellipsis_takes_the_previous_question(question):
+    assert contextualize(question, ["What is a cramp?"]) == f"What is a cramp? {question}"
+
+
 def test_a_chain_of_follow_ups_keeps_the_topic_of_the_question_that_started_it():
     history = ["How do I stop a cramp?", "and what causes them?"]
     assert contextualize("what about at night?", history) == "How do I stop a cramp? and what causes them? what about at night?"
