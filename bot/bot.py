@@ -18,7 +18,6 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from indexer.calibration import Calibration
 from indexer.chunking import ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
@@ -26,7 +25,7 @@ from indexer.settings import Settings
 from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
 from indexer.torch_search import search_device_for
 
-from .answer import Answer, SourceText, Threshold, compose
+from .answer import Answer, SourceText, compose
 from .language import LANGUAGE_MESSAGE, foreign_language, reads_english_only
 from .retrieval import Candidate, Retriever, contextualize
 
@@ -152,10 +151,6 @@ class Bot:
     def manifest(self) -> Manifest:
         return self._manifest or self.check_index()
 
-    def _threshold(self) -> Threshold:
-        calibration = Calibration.from_dict(self.manifest.calibration)
-        return Threshold.of(calibration, self.settings.min_margin, self.settings.density_ratio)
-
     # ---- answering -----------------------------------------------------------------------
 
     def ask(self, question: object, history: Sequence[str] | None = None, k: int | None = None) -> Answer:
@@ -197,7 +192,7 @@ class Bot:
             text,
             candidates,
             _Documents(self),
-            self._threshold(),
+            self.settings.min_score,
             k=k,
             passage_chars=self.settings.passage_chars,
             sentence_scores=self._sentence_scores(candidates, vector),

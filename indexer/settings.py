@@ -27,8 +27,7 @@ _ENV = {
     "uri": "QUOTEBOT_MILVUS_URI",
     "index_type": "QUOTEBOT_INDEX_TYPE",
     "k": "QUOTEBOT_K",
-    "min_margin": "QUOTEBOT_MIN_MARGIN",
-    "density_ratio": "QUOTEBOT_DENSITY_RATIO",
+    "min_score": "QUOTEBOT_MIN_SCORE",
     "host": "QUOTEBOT_HOST",
     "port": "QUOTEBOT_PORT",
     "max_question_chars": "QUOTEBOT_MAX_QUESTION_CHARS",
@@ -51,8 +50,10 @@ class Settings:
     index_type: str = "auto"  # auto, flat, hnsw, ivf-sq8, ivf-pq
     k: int = 3  # passages shown per answer
     passage_chars: int = 400  # a quote grows around the matched sentences up to this length
-    min_margin: float = 0.1  # how far above the corpus noise ceiling a passage must score
-    density_ratio: float = 0.64  # ... and at least this share of the corpus's neighbour similarity
+    # The cosine a passage must reach to be shown; under it for all, the bot abstains. A property of
+    # the model (all-MiniLM-L6-v2), chosen leave-one-document-out on the development documents
+    # (docs/quality.md: python -m bench.quality prints the value fitted for a --model).
+    min_score: float = 0.335
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 1000

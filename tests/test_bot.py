@@ -21,7 +21,9 @@ from tests.fakes import FakeEmbedder
 def bot(small_corpus: Path, tmp_path: Path) -> Bot:
     store = FaissStore(tmp_path / "index")
     build_corpus(small_corpus, store, FakeEmbedder())
-    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", model="fake-hash-64")
+    # The bar for answering is a property of the model: hashed words in 64 dimensions collide more
+    # often than all-MiniLM-L6-v2's vectors agree by chance, so the fake model's bar is higher.
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", model="fake-hash-64", min_score=0.5)
     return Bot(store, FakeEmbedder(), settings=settings)
 
 
@@ -279,3 +281,38 @@ def test_a_model_that_reads_other_languages_gets_every_question(bot):
 
     assert bot.embedder.name == "fake-hash-64"
     assert bot.ask("Was ist ein Muskelkrampf?").message != LANGUAGE_MESSAGE
+
+
+def test_adding_unrelated_documents_changes_no_answer_and_no_refusal(bot, small_corpus, tmp_path):
+    """The bar for answering is the model's, not the index's: documents on other topics joining the
+    index move neither the refusals nor the passages of questions about the documents already there."""
+    questions = [
+        "What is a leg cramp?",
+        "What causes cramps?",
+        "How do I relieve a cramp?",
+        "How much sleep do adults need?",
+        "How can I fall asleep faster?",
+        "Is magnesium low in the blood a cause?",
+        "Who won the football world cup in Brazil?",
+        "What dose of quinine treats cramps?",
+    ]
+
+    def shown(answer):
+        return answer.abstained, [(p.document, p.start, p.end, p.relevance, p.best_sentence.start) for p in answer.passages]
+
+    before = [shown(bot.ask(q)) for q in questions]
+    assert any(a for a, _ in before) and not all(a for a, _ in before)  # both kinds are in the test
+    (small_corpus / "astronomy.txt").write_text(
+        "Jupiter has dozens of known moons orbiting it. Saturn's rings are made of ice and rock. "
+        "A light year measures distance, not time.\n\nTelescopes gather light with mirrors or lenses.\n",
+        encoding="utf-8",
+    )
+    (small_corpus / "baking.md").write_text(
+        "# Bread\n\nSourdough rises with wild yeast from a starter. Knead the dough until it is smooth. "
+        "Bake the loaf in a hot oven with steam for a crisp crust.\n",
+        encoding="utf-8",
+    )
+    build_corpus(small_corpus, bot.store, FakeEmbedder())
+    bot.changed()
+    after = [shown(bot.ask(q)) for q in questions]
+    assert after == before
