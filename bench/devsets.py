@@ -27,8 +27,8 @@ from indexer.settings import PROJECT_ROOT
 __all__ = ["DevSet", "CachingEmbedder", "discover_sets", "build_index", "MIXED"]
 
 MIXED = "mixed"
-# Indexing code: a change to any of these files rebuilds the cached indexes.
-_INDEXING_CODE = ("build.py", "chunking.py", "loaders.py", "markup.py", "decoding.py", "document.py", "calibration.py")
+# The code that decides the texts and chunks: a change to any of these files rebuilds the cached indexes.
+_INDEXING_CODE = ("chunking.py", "loaders.py", "markup.py", "decoding.py", "document.py")
 
 
 @dataclass(frozen=True)
