@@ -168,7 +168,7 @@ def _passage(
     scores = _window_scores(chunk, sentence_scores)
     highlight = best_sentence(chunk, scores)
     best = float(np.max(scores)) if len(chunk.sentences) > 1 else single.get(chunk.id, cand.dense)
-    start, end = expand_span(doc.sentences, chunk.start, chunk.end, passage_chars, taken)
+    start, end = expand_span(doc.sentences, chunk.start, chunk.end, passage_chars, taken, doc.text)
     for s in doc.sentences:  # a sentence of the grown context that matches the question better
         if start <= s.start and s.end <= end and single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
@@ -285,24 +285,38 @@ def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
 
 
 def expand_span(
-    sentences: Sequence[Sentence], start: int, end: int, max_chars: int, taken: Sequence[tuple[int, int]] = ()
+    sentences: Sequence[Sentence],
+    start: int,
+    end: int,
+    max_chars: int,
+    taken: Sequence[tuple[int, int]] = (),
+    text: str = "",
 ) -> tuple[int, int]:
     """Grow ``[start, end)`` by whole neighbouring sentences of the same paragraph, up to ``max_chars``.
 
     Retrieval scores small windows, which find the right sentence; a reader
     needs a little context around it. Growth alternates after/before, never
     leaves the paragraph, never crosses a snippet boundary (text the source cut
-    off) and never runs into a span already ``taken``.
+    off) and never runs into a span already ``taken``. One exception, when
+    ``text`` is given: a paragraph that ends in a colon announces the next one
+    ("use the following SELECT command:", "For example:"), and the matched lead-in
+    is no answer without it, so growth may go on into the paragraph right after.
     """
     inside = [i for i, s in enumerate(sentences) if s.start >= start and s.end <= end]
     if not inside:
         return start, end
     lo, hi = inside[0], inside[-1]
-    block = sentences[lo].block
+    blocks = {sentences[lo].block}
 
     def free(i: int) -> bool:
         s = sentences[i]
-        return s.block == block and not any(s.start < b and a < s.end for a, b in taken)
+        if any(s.start < b and a < s.end for a, b in taken):
+            return False
+        if s.block in blocks:
+            return True
+        last = sentences[i - 1] if i > 0 else None
+        announces = last is not None and i == hi + 1 and text[last.start : last.end].rstrip().endswith(":")
+        return announces and s.block == last.block + 1
 
     def joins(i: int) -> bool:
         """No growing across a place where the source cut a snippet short, and no growing back
@@ -319,6 +333,7 @@ def expand_span(
                 new_start, new_end = min(sentences[lo].start, sentences[i].start), max(sentences[hi].end, sentences[i].end)
                 if new_end - new_start <= max_chars:
                     lo, hi = min(lo, i), max(hi, i)
+                    blocks.add(sentences[i].block)
                     grew = True
                     break
     return min(start, sentences[lo].start), max(end, sentences[hi].end)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer import ABSTAIN_MESSAGE, SourceText, compose, relevance_label
+from bot.answer import ABSTAIN_MESSAGE, SourceText, compose, expand_span, relevance_label
 from bot.retrieval import Candidate
 from indexer.calibration import UNCALIBRATED_NOISE, Calibration
 from indexer.chunking import Chunk, chunk_text, split_sentences
@@ -116,3 +116,19 @@ def test_labels_follow_the_order_of_the_passages():
     ranks = {"high": 2, "medium": 1, "low": 0}
     assert [ranks[p.relevance] for p in passages] == sorted((ranks[p.relevance] for p in passages), reverse=True)
     assert [relevance_label(m) for m in (0.3, 0.25, 0.2, 0.1, 0.05)] == ["high", "high", "medium", "medium", "low"]
+
+
+def test_a_paragraph_that_ends_in_a_colon_grows_into_the_one_it_announces():
+    text = (
+        "Tables\n\n"
+        "To get a list of all tables in the database, use the following SELECT command:\n\n"
+        "SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name;\n\n"
+        "An unrelated paragraph that must stay out of the quote.\n"
+    )
+    sentences = split_sentences(text)
+    lead = next(s for s in sentences if text[s.start : s.end].startswith("To get"))
+    start, end = expand_span(sentences, lead.start, lead.end, 400, text=text)
+    assert text[start:end].endswith("ORDER BY name;")
+    assert expand_span(sentences, lead.start, lead.end, 400) == (lead.start, lead.end)  # without the text: no crossing
+    plain = next(s for s in sentences if text[s.start : s.end].startswith("SELECT"))
+    assert expand_span(sentences, plain.start, plain.end, 400, text=text) == (plain.start, plain.end)  # no colon, no crossing
