@@ -21,8 +21,8 @@ import numpy as np
 
 from indexer.build import load_corpus_documents, sync_documents
 from indexer.document import Document
-from indexer.faiss_store import FaissStore
 from indexer.settings import PROJECT_ROOT
+from indexer.stores.faiss import FaissStore
 
 __all__ = ["DevSet", "CachingEmbedder", "discover_sets", "build_index", "MIXED"]
 
@@ -95,12 +95,18 @@ class CachingEmbedder:
 
 
 def _key(documents: Sequence[Document], model: str, backend: str) -> str:
-    code = b"".join((PROJECT_ROOT / "indexer" / name).read_bytes() for name in _INDEXING_CODE if (PROJECT_ROOT / "indexer" / name).exists())
+    code = b"".join(
+        (PROJECT_ROOT / "indexer" / name).read_bytes()
+        for name in _INDEXING_CODE
+        if (PROJECT_ROOT / "indexer" / name).exists()
+    )
     parts = [model, backend, hashlib.sha256(code).hexdigest()] + sorted(f"{d.name}:{d.sha256}" for d in documents)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def build_index(slug: str, documents: Sequence[Document], embedder: CachingEmbedder, cache: Path, backend: str) -> FaissStore:
+def build_index(
+    slug: str, documents: Sequence[Document], embedder: CachingEmbedder, cache: Path, backend: str
+) -> FaissStore:
     """The cached index of ``documents`` (built now when the cache has none for them)."""
     folder = cache / f"{slug}-{_key(documents, embedder.name, backend)}"
     store = FaissStore(folder)

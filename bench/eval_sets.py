@@ -41,7 +41,9 @@ def check_set(questions: Path, corpus: Path) -> list[str]:
                 problems.append(f"{questions}:{number}: gold span not in the text: {span!r}")
     print(f"{questions}: {counts['answerable']} answerable, {counts['near']} near, {counts['far']} far")
     if counts["answerable"] < MIN_ANSWERABLE or counts["near"] + counts["far"] < MIN_UNANSWERABLE:
-        problems.append(f"{questions}: needs >= {MIN_ANSWERABLE} answerable and >= {MIN_UNANSWERABLE} unanswerable questions")
+        problems.append(
+            f"{questions}: needs >= {MIN_ANSWERABLE} answerable and >= {MIN_UNANSWERABLE} unanswerable questions"
+        )
     return problems
 
 

@@ -112,7 +112,17 @@ def report_of(results: Sequence[ItemResult]) -> EvalReport:
     return summarize(results, K)
 
 
-_FIELDS = ("hit_at_1", "hit_at_3", "mrr", "precision", "wrongly_abstained", "correctly_abstained", "near_abstained", "far_abstained", "mean_passage_chars")
+_FIELDS = (
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "precision",
+    "wrongly_abstained",
+    "correctly_abstained",
+    "near_abstained",
+    "far_abstained",
+    "mean_passage_chars",
+)
 
 
 def _values(r: EvalReport) -> dict[str, float | None]:
@@ -184,17 +194,23 @@ def evaluate_plain(plain: Baseline, items: Sequence[EvalItem]) -> EvalReport:
     return report_of([score_answer(item, plain.ask(item.question, item.history), K) for item in items])
 
 
-def run(sets: Sequence[DevSet], embedder: CachingEmbedder, cache: Path, backend: str, log: Callable[[str], None]) -> dict:
+def run(
+    sets: Sequence[DevSet], embedder: CachingEmbedder, cache: Path, backend: str, log: Callable[[str], None]
+) -> dict:
     """Every table of the benchmark: per document (baseline, own index, mixed index), the bars, the follow-ups."""
     documents = {s.slug: s.documents() for s in sets}
     items = {s.slug: load_eval_set(s.questions) for s in sets}
-    own = {s.slug: Bots(build_index(s.slug, documents[s.slug], embedder, cache, backend), embedder, s.corpus) for s in sets}
+    own = {
+        s.slug: Bots(build_index(s.slug, documents[s.slug], embedder, cache, backend), embedder, s.corpus) for s in sets
+    }
     log("indexes ready")
     probe = {s.slug: (items[s.slug], refusal_scores(own[s.slug].at(Settings().min_score), items[s.slug])) for s in sets}
     bars = held_out(probe) if len(sets) > 1 else {s.slug: Settings().min_score for s in sets}
     mixed = None
     if len(sets) > 1:
-        mixed = Bots(build_index(MIXED, mixed_documents(sets, documents), embedder, cache, backend), embedder, sets[0].corpus)
+        mixed = Bots(
+            build_index(MIXED, mixed_documents(sets, documents), embedder, cache, backend), embedder, sets[0].corpus
+        )
     results: dict[str, dict[str, EvalReport]] = {}
     for s in sets:
         results[s.slug] = {"baseline": evaluate_plain(Baseline(documents[s.slug], embedder), items[s.slug])}
@@ -222,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", help="comma-separated set names (default: every development set)")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help="how the model runs (default: torch)")
     parser.add_argument("--model", default=Settings().model, help="embedding model (default: the bundled one)")
-    parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / ".cache" / "quality", help="where indexes are kept between runs")
+    parser.add_argument(
+        "--cache", type=Path, default=PROJECT_ROOT / ".cache" / "quality", help="where indexes are kept between runs"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
     sets = discover_sets(only=[s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else ())
@@ -233,8 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     if out["follow_ups"]:
         print()
         print(table(out["follow_ups"], label="follow-up set", mean=False))
-    print(f"\nrefusal bar fitted on all documents: {out['fitted']:.3f}; held out per document: "
-          + ", ".join(f"{slug} {t:.3f}" for slug, t in out["bars"].items()))
+    print(
+        f"\nrefusal bar fitted on all documents: {out['fitted']:.3f}; held out per document: "
+        + ", ".join(f"{slug} {t:.3f}" for slug, t in out["bars"].items())
+    )
     if args.json:
         data = {
             "model": args.model,

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from indexer.chunking import Chunk, Sentence
-from indexer.store import IndexMismatch
+from indexer.stores import IndexMismatch
 
 from .retrieval import Candidate
 
@@ -174,7 +174,9 @@ def _passage(
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
             highlight = Highlight(s.start, s.end, doc.text[s.start : s.end])
     if doc.text[chunk.start : chunk.end] != chunk.text:
-        raise IndexMismatch(f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build")
+        raise IndexMismatch(
+            f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"
+        )
     return Passage(
         text=doc.text[start:end],
         source=doc.source,
@@ -190,7 +192,9 @@ def _passage(
     )
 
 
-def _add_passage(passages: list[Passage], new: Passage, documents: Mapping[str, SourceText], max_chars: int) -> list[Passage]:
+def _add_passage(
+    passages: list[Passage], new: Passage, documents: Mapping[str, SourceText], max_chars: int
+) -> list[Passage]:
     """Append ``new``, or join it to a passage it continues (one list or paragraph cut in two
     quotes reads as one); a joined passage may then close the gap to another one. A joined
     passage takes the place, score and emphasis of its better-ranked part."""
@@ -254,7 +258,9 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     vocabulary = set(long_)
     if sum(w not in vocabulary for w in short) > (1 - threshold) * len(short):
         return False  # words of the shorter text missing from the other: no alignment can match them
-    matched = sum(block.size for block in difflib.SequenceMatcher(None, short, long_, autojunk=False).get_matching_blocks())
+    matched = sum(
+        block.size for block in difflib.SequenceMatcher(None, short, long_, autojunk=False).get_matching_blocks()
+    )
     return matched / len(short) >= threshold
 
 
@@ -330,7 +336,10 @@ def expand_span(
         grew = False
         for i in (hi + 1, lo - 1):
             if 0 <= i < len(sentences) and free(i) and joins(i):
-                new_start, new_end = min(sentences[lo].start, sentences[i].start), max(sentences[hi].end, sentences[i].end)
+                new_start, new_end = (
+                    min(sentences[lo].start, sentences[i].start),
+                    max(sentences[hi].end, sentences[i].end),
+                )
                 if new_end - new_start <= max_chars:
                     lo, hi = min(lo, i), max(hi, i)
                     blocks.add(sentences[i].block)

@@ -114,7 +114,9 @@ def load_eval_set(path: Path) -> list[EvalItem]:
                 raise ValueError(f'"kind" is {kind!r}; use "near" or "far"')
             items.append(EvalItem(str(data["q"]), tuple(data.get("gold", ())), tuple(data.get("history", ())), kind))
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{number}: not an evaluation line ({err}); expected {{\"q\": ..., \"gold\": [...]}}") from err
+            raise ValueError(
+                f'{path}:{number}: not an evaluation line ({err}); expected {{"q": ..., "gold": [...]}}'
+            ) from err
     return items
 
 
@@ -162,7 +164,9 @@ def summarize(results: Sequence[ItemResult], k: int = 3) -> EvalReport:
     )
 
 
-def evaluate(ask: Callable[[str, Sequence[str]], Answer], items: Sequence[EvalItem], k: int = 3) -> tuple[EvalReport, list[ItemResult]]:
+def evaluate(
+    ask: Callable[[str, Sequence[str]], Answer], items: Sequence[EvalItem], k: int = 3
+) -> tuple[EvalReport, list[ItemResult]]:
     """Ask every question (with its history, if any) and score the answers."""
     results = []
     for item in items:

@@ -57,7 +57,9 @@ class LexicalIndex:
         """BM25 score of every chunk for ``query`` (``None`` when the query has no indexed word)."""
         if self._model is None:
             return None
-        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)[0]
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )[0]
         vocab = self._model.vocab_dict
         known = [t for t in tokens if t in vocab]
         if not known:
@@ -78,8 +80,12 @@ def _make_stemmer():
 # treatment?"), points back at it ("is it permanent?"), or is a fragment with no question of its own
 # ("in the shoulder?"). Anything else stands alone, however short: "What is spasticity?" after a
 # question about ALS is a new topic, and searching it with the old one loses both.
-_CONTINUES = re.compile(r"^(and|but|also|so|or|plus|then|what about|how about|what else|tell me more|same for)\b", re.IGNORECASE)
-_POINTS_BACK = re.compile(r"\b(it|its|they|them|their|theirs|this|these|those|such|he|she|him|her|his)\b", re.IGNORECASE)
+_CONTINUES = re.compile(
+    r"^(and|but|also|so|or|plus|then|what about|how about|what else|tell me more|same for)\b", re.IGNORECASE
+)
+_POINTS_BACK = re.compile(
+    r"\b(it|its|they|them|their|theirs|this|these|those|such|he|she|him|her|his)\b", re.IGNORECASE
+)
 _ASKS = re.compile(
     r"^(what|what's|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|should|would|will|"
     r"shall|may|might|must|has|have|had|tell|explain|describe|define|list|give|show)\b",
@@ -94,7 +100,9 @@ def is_follow_up(question: str) -> bool:
     words = question.split()
     if _CONTINUES.search(question):
         return True
-    if len(words) <= 8 and (_POINTS_BACK.search(question) or (len(words) <= 5 and re.search(r"\bthat\b", question, re.I))):
+    if len(words) <= 8 and (
+        _POINTS_BACK.search(question) or (len(words) <= 5 and re.search(r"\bthat\b", question, re.I))
+    ):
         return True
     return len(words) <= 3 and not _ASKS.search(question)
 
@@ -194,7 +202,9 @@ class Retriever:
         lexical = self.lexical()
         bm25 = lexical.scores(query) if lexical is not None else None
         if bm25 is not None:
-            raw = np.array([bm25[lexical.position[h.chunk.id]] if h.chunk.id in lexical.position else 0.0 for h in hits])
+            raw = np.array(
+                [bm25[lexical.position[h.chunk.id]] if h.chunk.id in lexical.position else 0.0 for h in hits]
+            )
             top = float(bm25.max())
             scaled = raw / top if top > 0 else np.zeros_like(raw)
         else:
@@ -205,7 +215,9 @@ class Retriever:
                 h.chunk,
                 h.score,
                 float(s),
-                h.score + self.lexical_weight * float(s) + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
+                h.score
+                + self.lexical_weight * float(s)
+                + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
             )
             for h, s in zip(hits, scaled)
         ]

@@ -19,7 +19,7 @@ from .chunking import ChunkingSettings, chunk_text
 from .embedding import TextEmbedder
 from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info, load_document
 from .settings import PROJECT_ROOT
-from .store import DocumentRecord, Manifest, NewDocument, VectorStore
+from .stores import DocumentRecord, Manifest, NewDocument, VectorStore
 
 __all__ = ["BuildReport", "load_corpus_documents", "sync_documents", "build_corpus", "remove_documents"]
 
@@ -91,7 +91,7 @@ def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> 
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def sync_documents(
@@ -260,12 +260,5 @@ def remove_documents(store: VectorStore, names: Sequence[str]) -> list[str]:
     if not present:
         return []
     records = {n: r for n, r in manifest.documents.items() if n not in present}
-    updated = Manifest(
-        model=manifest.model,
-        dimension=manifest.dimension,
-        chunking=manifest.chunking,
-        documents=records,
-        calibration=manifest.calibration,
-    )
-    store.apply(remove=present, add=[], manifest=updated)
+    store.apply(remove=present, add=[], manifest=replace(manifest, documents=records))
     return present

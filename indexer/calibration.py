@@ -50,7 +50,7 @@ class Calibration:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Calibration":
+    def from_dict(cls, data: Mapping) -> Calibration:
         """Read a manifest's calibration; an index without one gets ``UNCALIBRATED_NOISE`` and no density."""
         if data.get("noise_p95") is None:
             return cls(noise_p95=UNCALIBRATED_NOISE, method="none")
@@ -129,7 +129,9 @@ def neighbour_p10(sentence_vectors: np.ndarray, seed: int = 0) -> float | None:
     return float(np.quantile(similarity.max(axis=1), 0.10))
 
 
-def calibrate(embedder: TextEmbedder, corpus_vectors: np.ndarray, sentence_vectors: np.ndarray | None = None) -> Calibration:
+def calibrate(
+    embedder: TextEmbedder, corpus_vectors: np.ndarray, sentence_vectors: np.ndarray | None = None
+) -> Calibration:
     """Noise and density statistics of this corpus for this model, stored in the manifest."""
     scores = probe_scores(embedder, corpus_vectors)
     density = neighbour_p10(sentence_vectors) if sentence_vectors is not None else None

@@ -35,7 +35,9 @@ def _candidate(chunk: Chunk, dense: float) -> Candidate:
 
 
 def _compose(candidates, k=3, chars=400, sentence_scores=None):
-    return compose("q?", candidates, _documents(), MIN_SCORE, k=k, passage_chars=chars, sentence_scores=sentence_scores or {})
+    return compose(
+        "q?", candidates, _documents(), MIN_SCORE, k=k, passage_chars=chars, sentence_scores=sentence_scores or {}
+    )
 
 
 def test_abstains_when_the_best_candidate_is_under_the_threshold():
@@ -46,7 +48,15 @@ def test_abstains_when_the_best_candidate_is_under_the_threshold():
 
 
 def test_the_bar_is_the_same_whatever_the_documents():
-    answer = compose("q?", [_candidate(_chunk("A leg cramp is"), 0.35)], _documents(), 0.4, k=3, passage_chars=400, sentence_scores={})
+    answer = compose(
+        "q?",
+        [_candidate(_chunk("A leg cramp is"), 0.35)],
+        _documents(),
+        0.4,
+        k=3,
+        passage_chars=400,
+        sentence_scores={},
+    )
     assert answer.abstained
 
 
@@ -54,7 +64,9 @@ def test_passages_are_exact_slices_grown_to_the_paragraph_and_labelled():
     answer = _compose([_candidate(_chunk("It usually passes"), 0.6)])
     (passage,) = answer.passages
     assert passage.text == TEXT[passage.start : passage.end]
-    assert passage.text.startswith("A leg cramp is") and passage.text.endswith("relieve a leg cramp.")  # the whole paragraph
+    assert passage.text.startswith("A leg cramp is") and passage.text.endswith(
+        "relieve a leg cramp."
+    )  # the whole paragraph
     assert (passage.source, passage.title, passage.document) == ("corpus/cramps.txt", "Cramps", DOC)
     assert passage.relevance == "high"  # 0.6 - 0.3 >= 0.25
     assert passage.best_sentence.text == "It usually passes within minutes."
@@ -94,7 +106,7 @@ def test_the_emphasised_sentence_is_the_best_scored_sentence_of_the_window():
 
 
 def test_a_stale_text_is_reported_as_an_index_mismatch():
-    from indexer.store import IndexMismatch
+    from indexer.stores import IndexMismatch
 
     chunk = _chunk("A leg cramp is")
     changed = {DOC: SourceText(TEXT.replace("sudden", "sharp!"), split_sentences(TEXT), source="x", title="x")}
@@ -103,7 +115,9 @@ def test_a_stale_text_is_reported_as_an_index_mismatch():
 
 
 def test_calibration_round_trips_through_the_manifest_form_and_says_when_it_is_missing():
-    calibration = Calibration(noise_p95=0.31, neighbour_p10=0.7, probes=40, noise_mean=0.2, noise_std=0.05, noise_max=0.4)
+    calibration = Calibration(
+        noise_p95=0.31, neighbour_p10=0.7, probes=40, noise_mean=0.2, noise_std=0.05, noise_max=0.4
+    )
     assert Calibration.from_dict(calibration.to_dict()) == calibration
     missing = Calibration.from_dict({})
     assert missing.noise_p95 == UNCALIBRATED_NOISE and missing.neighbour_p10 is None and missing.method == "none"
@@ -131,4 +145,7 @@ def test_a_paragraph_that_ends_in_a_colon_grows_into_the_one_it_announces():
     assert text[start:end].endswith("ORDER BY name;")
     assert expand_span(sentences, lead.start, lead.end, 400) == (lead.start, lead.end)  # without the text: no crossing
     plain = next(s for s in sentences if text[s.start : s.end].startswith("SELECT"))
-    assert expand_span(sentences, plain.start, plain.end, 400, text=text) == (plain.start, plain.end)  # no colon, no crossing
+    assert expand_span(sentences, plain.start, plain.end, 400, text=text) == (
+        plain.start,
+        plain.end,
+    )  # no colon, no crossing

@@ -67,7 +67,10 @@ def test_committed_eval_sets_have_verbatim_gold_spans(name):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    source = {"muscle_spasms.jsonl": root / "corpus" / "muscle_spasms.txt", "us_constitution.jsonl": root / "eval" / "constitution" / "us_constitution.txt"}[name]
+    source = {
+        "muscle_spasms.jsonl": root / "corpus" / "muscle_spasms.txt",
+        "us_constitution.jsonl": root / "eval" / "constitution" / "us_constitution.txt",
+    }[name]
     text = source.read_text(encoding="utf-8")
     items = load_eval_set(root / "eval" / name)
     assert sum(i.answerable for i in items) >= 40 and sum(not i.answerable for i in items) >= 15

@@ -29,7 +29,9 @@ def test_questions_in_other_languages_are_recognised(question):
     assert foreign_language(question)
 
 
-@pytest.mark.parametrize("question", ["What is la niña?", "Is a leg cramp das Ende?", "Who was Señor Díaz?", "naïve résumé?", "Krampf"])
+@pytest.mark.parametrize(
+    "question", ["What is la niña?", "Is a leg cramp das Ende?", "Who was Señor Díaz?", "naïve résumé?", "Krampf"]
+)
 def test_english_questions_with_foreign_words_stay_english(question):
     assert foreign_language(question) is None
 

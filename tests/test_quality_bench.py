@@ -10,7 +10,9 @@ from bot.evaluation import EvalItem, ItemResult, summarize
 
 
 def _set(answerable: list[float], unanswerable: list[float]):
-    items = [EvalItem(f"a{i}", ("x",)) for i in range(len(answerable))] + [EvalItem(f"u{i}", ()) for i in range(len(unanswerable))]
+    items = [EvalItem(f"a{i}", ("x",)) for i in range(len(answerable))] + [
+        EvalItem(f"u{i}", ()) for i in range(len(unanswerable))
+    ]
     return items, answerable + unanswerable
 
 

@@ -45,33 +45,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import threading
-import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from .chunking import Chunk
-from .store import (
+from .milvus_noise import quiet_milvus_client
+
+from ..chunking import Chunk
+from .base import (
     FORMAT_VERSION,
     HNSW_EF_SEARCH,
     IVF_NPROBE,
     TIE_SLACK,
     Hit,
     IndexCorrupt,
-    IndexError_,
     IndexMissing,
+    IndexProblem,
     Manifest,
     NewDocument,
     UnknownDocument,
     VectorStore,
+    check_index_type,
     rank_hits,
     text_key,
 )
@@ -85,6 +86,12 @@ PART_BYTES = 60_000  # long values (manifest, document text) are split into part
 INSERT_BATCH = 1_000  # rows per insert call: ~2-8 MB of request, far below gRPC limits
 IDS_BATCH = 1_000  # primary keys per get/delete call
 SEARCH_LIMIT_MAX = 16_384  # Milvus' largest top-k
+# Searches read with Session consistency: this process's own writes are visible at once, other
+# processes' within a time tick (200 ms). Strong, the collections' default (kept for the head,
+# manifest and texts), makes a server wait for its next time tick on every search: 200 ms at the
+# median against 1.5 ms (docs/scale-out.md). A stale search is safe here: rows are filtered by the
+# generation the manifest names, so it can only miss a just-committed document for a moment.
+SEARCH_CONSISTENCY = "Session"
 DOC_NAME_MAX = 1_000  # bytes; a chunk's primary key is the name plus offsets and generation
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
 _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "block", "sentences"]
@@ -92,7 +99,7 @@ _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "b
 
 
 # Exact search below this many rows, HNSW above: Milvus's own trade-off, measured in docs/scale-out.md
-# (FAISS switches earlier, to IVF-SQ8, see faiss_store.EXACT_BELOW).
+# (FAISS switches earlier, to IVF-SQ8, see stores.faiss.EXACT_BELOW).
 EXACT_BELOW = 100_000
 
 
@@ -101,7 +108,7 @@ def choose_milvus_index_type(n: int, requested: str = "auto") -> str:
         return requested
     return "flat" if n < EXACT_BELOW else "hnsw"
 
-class MilvusStoreError(IndexError_):
+class MilvusStoreError(IndexProblem):
     """Milvus could not be reached or refused a request; the message says which and what to do."""
 
 
@@ -143,8 +150,7 @@ class MilvusStore(VectorStore):
             raise ValueError("the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)")
         if not _COLLECTION_NAME.match(collection):
             raise ValueError(f"collection name {collection!r} must be letters, digits and underscores, not starting with a digit")
-        if index_type not in ("auto", "flat", "hnsw", "ivf-sq8", "ivf-pq"):
-            raise ValueError(f"unknown index type {index_type!r}: use auto, flat, hnsw, ivf-sq8 or ivf-pq")
+        check_index_type(index_type)
         self.local = is_local_uri(uri)
         if self.local and not uri.endswith(".db"):
             raise ValueError(f"a Milvus Lite database is a local path ending in .db (e.g. index/milvus.db), not {uri!r}")
@@ -184,6 +190,7 @@ class MilvusStore(VectorStore):
             return self._conn
 
     def _connect(self):
+        quiet_milvus_client()  # before pymilvus loads gRPC: see indexer/stores/milvus_noise.py
         try:
             from pymilvus import MilvusClient
             from pymilvus.exceptions import MilvusException
@@ -200,7 +207,6 @@ class MilvusStore(VectorStore):
             path = Path(uri).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             uri = str(path)
-            _quiet_lite_iterator_warning()
         try:
             return MilvusClient(uri=uri, token=self._token, timeout=self.timeout)
         except MilvusException as err:
@@ -364,6 +370,7 @@ class MilvusStore(VectorStore):
                     limit=limit,
                     output_fields=_CHUNK_FIELDS,
                     search_params={"metric_type": "IP", "params": self._search_params(state, limit)},
+                    consistency_level=SEARCH_CONSISTENCY,
                     timeout=self.timeout,
                 )
             rows = [[(hit["entity"], float(hit["distance"])) for hit in result] for result in results]
@@ -481,7 +488,7 @@ class MilvusStore(VectorStore):
             drop = set(remove) | {doc.record.name for doc in add}
             kept = {n: g for n, g in (old.doc_gens if old else {}).items() if n not in drop}
             if old and kept and old.chunks != target:
-                raise IndexError_(
+                raise IndexProblem(
                     f"the index holds {old.manifest.dimension}-dimension vectors and these are {dim}; "
                     f"rebuild every document with: {self.rebuild_command()}"
                 )
@@ -505,14 +512,7 @@ class MilvusStore(VectorStore):
                     for start in range(0, len(rows), INSERT_BATCH):
                         client.insert(target, rows[start : start + INSERT_BATCH])
                 doc_gens = kept | {doc.record.name: gen for doc in add}
-                final = Manifest(
-                    model=manifest.model,
-                    dimension=dim,
-                    chunking=manifest.chunking,
-                    documents=manifest.documents,
-                    calibration=manifest.calibration,
-                    index_type=index_type,
-                )
+                final = replace(manifest, dimension=dim, index_type=index_type, format_version=FORMAT_VERSION)
                 payload = json.dumps(
                     {"manifest": final.to_dict(), "doc_gens": doc_gens, "texts": texts}, ensure_ascii=False
                 )
@@ -627,26 +627,6 @@ class MilvusStore(VectorStore):
         return keys
 
 
-def _quiet_lite_iterator_warning() -> None:
-    """Milvus Lite has no server timestamps: each query iterator asks for one (its embedded gRPC
-    server logs the unimplemented call) and falls back to a client-side one (pymilvus warns).
-    The fallback is correct for a single local process, so both messages are noise there."""
-    for name in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
-        log = logging.getLogger(name)
-        if not any(isinstance(f, _LiteTimestampNoise) for f in log.filters):
-            log.addFilter(_LiteTimestampNoise())
-
-
-class _LiteTimestampNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "failed to get mvccTs" in message:
-            return False
-        if message.startswith("Exception calling application: Method not implemented") and record.exc_info:
-            return "AllocTimestamp" not in "".join(traceback.format_exception(*record.exc_info))
-        return True
-
-
 def _milvus_index(index_type: str, n: int, dim: int) -> tuple[str, dict]:
     """Milvus index type and build parameters for one of the store's index type names."""
     if index_type == "flat":
@@ -659,7 +639,8 @@ def _milvus_index(index_type: str, n: int, dim: int) -> tuple[str, dict]:
     if index_type == "ivf-pq":
         m = next(m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
         return "IVF_PQ", {"nlist": nlist, "m": m, "nbits": 8}
-    raise ValueError(f"unknown index type {index_type!r}: use auto, flat, hnsw, ivf-sq8 or ivf-pq")
+    check_index_type(index_type)
+    raise ValueError(f"index type {index_type!r} is chosen by size; pass flat, hnsw, ivf-sq8 or ivf-pq")
 
 
 def _check_document(doc: NewDocument, dim: int) -> None:
