@@ -121,7 +121,7 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
             None, js=static_text("focus_question.js"), api_visibility="private"
         )
         turns.change(page.to_browser, [turns], [saved], **private)
-        app.load(page.on_restore, [saved], [chat, turns], **private)
+        app.load(page.on_restore, [saved, turns], [chat, turns], **private)
         theme.click(None, js=static_text("theme_toggle.js"), api_visibility="private")
         app.load(page.documents_html, None, [documents], **private)
         app.load(page.scope_choices, None, [scope], **private)

@@ -190,12 +190,17 @@ class Page:
         """The copy of the conversation kept in the browser's storage, so a reload brings it back."""
         return list(turns or [])
 
-    def on_restore(self, saved: object):
+    def on_restore(self, saved: object, current: list[dict] | None = None):
         """The conversation from the browser's storage, each quote checked against the index first:
-        what the browser sends back is not trusted (a turn that no longer checks out is dropped)."""
+        what the browser sends back is not trusted (a turn that no longer checks out is dropped).
+        A conversation already under way in this page is never replaced."""
+        if current:
+            return gr.skip(), gr.skip()
         turns = restore_turns(saved, self._verified_text)
-        # Without turns: the empty page with its examples, derived from the documents on the first
-        # load when corpus.toml has none (not at start-up, which reads no document text).
+        if not turns and self.bot.info.examples:
+            return gr.skip(), gr.skip()  # the page was built with corpus.toml's examples
+        # Examples derived from the documents are made on the first page load, not at start-up:
+        # the trial questions would read (and keep) every document's text before anyone asks.
         return render_conversation(turns, self.examples()), turns
 
     def _verified_text(self, name: str) -> str | None:

@@ -322,7 +322,9 @@ def test_a_conversation_restored_from_the_browser_keeps_only_quotes_that_check_o
     forged[0]["answer"]["passages"][0]["text"] = "<img src=x onerror=alert(1)> words the document never said"
     forged[1]["answer"]["passages"] = [{"document": "../../etc/passwd", "start": 0, "end": 4, "text": "root"}]
     forged.append({"answer": {"question": 5}, "vote": "sideways"})
-    assert page.on_restore(forged)[1] == []
+    assert restore.restore_turns(forged, page._verified_text) == []
+    assert all(isinstance(out, type(gr.skip())) for out in page.on_restore(forged))
+    assert all(isinstance(out, type(gr.skip())) for out in page.on_restore(saved, turns[:1]))  # never over a new chat
     assert restore.restore_turns("not a list", lambda name: None) == []
 
 
