@@ -27,6 +27,7 @@ from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, Ve
 from indexer.torch_search import search_device_for
 
 from .answer import Answer, SourceText, Threshold, compose
+from .freshness import GenerationGate
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
@@ -88,6 +89,7 @@ class Bot:
         self._doc_cache: dict[str, tuple[str, list[Sentence]]] = {}
         self._example_vectors: np.ndarray | None = None
         self._cache_lock = threading.Lock()
+        self._gate = GenerationGate()  # one generation per answer (bot.freshness)
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -135,9 +137,9 @@ class Bot:
 
     def changed(self) -> None:
         """This bot's own store was just changed (through ``self.store``): the store already holds
-        the new index, so only what the bot derived from the old one is dropped."""
-        self._forget_derived()
-        self.check_index()
+        the new index, so what the bot derived from the old one is dropped before the next answer
+        (answers in flight finish on the generation they started on)."""
+        self._gate.invalidate()
 
     def _forget_derived(self) -> None:
         """Drop what the bot derived from the generation it last read (texts, sentences, manifest,
@@ -165,16 +167,23 @@ class Bot:
         exception; the details, with the command that repairs it, go to the log.
         """
         try:
-            return self._ask(question, history, k)
-        except IndexError_:  # a change committed between the search and the read: once more, on the new index
+            return self._ask_newest(question, history, k)
+        except IndexError_:  # a text gone with a replaced generation, a damaged one: once more, on the newest
             pass
         try:
-            self._forget_derived()  # texts, sentences and manifest may belong to the generation read before
-            return self._ask(question, history, k)
+            self._gate.invalidate()  # texts, sentences and manifest may belong to the generation read before
+            return self._ask_newest(question, history, k)
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)
             message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."
             return Answer(clean_question(question)[: self.settings.max_question_chars], True, message, notice=self.info.notice)
+
+    def _ask_newest(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
+        """Answer from one generation, the newest committed, with everything derived from it (texts,
+        titles, pages, calibration, lexical index): a commit by any process is seen by the next answer."""
+        with self.store.pinned():
+            with self._gate.enter(self.store.generation(), self._forget_derived):
+                return self._ask(question, history, k)
 
     def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         text = clean_question(question)
