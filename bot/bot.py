@@ -28,6 +28,7 @@ from indexer.torch_search import search_device_for
 
 from .answer import Answer, SourceText, Threshold, compose
 from .freshness import GenerationGate
+from .inputs import earlier_questions, passage_count
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
@@ -187,7 +188,7 @@ class Bot:
 
     def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         text = clean_question(question)
-        k = max(1, min(int(k or self.settings.k), 10))
+        k = passage_count(k, self.settings.k)
         notice = self.info.notice
         if not text:
             return Answer(text, True, "Please type a question.", notice=notice)
@@ -195,7 +196,7 @@ class Bot:
         if len(text) > limit:
             message = f"Your question is {len(text)} characters long; the limit is {limit}. Please shorten it."
             return Answer(text[:limit], True, message, notice=notice)
-        earlier = [clean_question(h)[:limit] for h in history or ()]
+        earlier = [clean_question(h)[:limit] for h in earlier_questions(history)]
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector)

@@ -4,7 +4,8 @@ Layout of an index folder::
 
     CURRENT                 name of the live generation, replaced atomically
     gen-000007/
-        manifest.json       model, dimension, chunking, documents, calibration, file sizes
+        manifest.json       model, dimension, chunking, documents, calibration, file sizes and
+                            checksums, and the sha256 of all that (a changed character is damage)
         chunks.jsonl        one chunk per line, row i <-> vector i
         vectors.npy         float32 (n, dimension), the source of truth for rebuilds
         index.faiss         the search structure built from vectors.npy
@@ -18,6 +19,7 @@ live and loadable. Nothing is pickled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -53,7 +55,7 @@ from .base import (
     text_key,
 )
 
-__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "EXACT_BELOW"]
+__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "manifest_checksum", "EXACT_BELOW"]
 
 # Below this many vectors exact search is both fast enough and exact: its median single-query time
 # reaches 5 ms at about 60k passages on the reference CPU (docs/performance.md).
@@ -287,6 +289,7 @@ class FaissStore(VectorStore):
         hint = self._hint()
         try:
             data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            claimed = data.pop("checksum", None) if isinstance(data, dict) else None
             manifest = Manifest.from_dict(data)
         except FileNotFoundError as err:
             raise IndexCorrupt(f"the index at {self.index_dir} has no manifest ({folder.name}); {hint}") from err
@@ -297,6 +300,8 @@ class FaissStore(VectorStore):
                 f"the index at {self.index_dir} has format {manifest.format_version}, this version reads "
                 f"{FORMAT_VERSION}; {hint}"
             )
+        if claimed != manifest_checksum(data):  # one changed character could change titles, sources, calibration
+            raise IndexCorrupt(f"the index manifest in {folder} is damaged (its checksum does not match); {hint}")
         _check_files(folder, data, hint)
         try:
             with open(folder / "chunks.jsonl", encoding="utf-8") as handle:
@@ -467,6 +472,7 @@ class FaissStore(VectorStore):
         files = {f: (tmp / f).stat().st_size for f in ("chunks.jsonl", "vectors.npy", "index.faiss")}
         crc = {f: _crc32(tmp / f) for f in files if files[f] <= MMAP_ABOVE_BYTES}
         data = manifest.to_dict() | {"files": files, "crc32": crc}
+        data["checksum"] = manifest_checksum(data)
         (tmp / "manifest.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         for fname in (*files, "manifest.json"):
             with open(tmp / fname, "rb") as handle:
@@ -505,6 +511,12 @@ class FaissStore(VectorStore):
             for path in texts_dir.iterdir():
                 if path.name not in wanted:
                     path.unlink(missing_ok=True)
+
+
+def manifest_checksum(data: dict) -> str:
+    """sha256 of a manifest's content (everything but the checksum itself), independent of layout."""
+    canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _check_files(folder: Path, data: dict, hint: str) -> None:
