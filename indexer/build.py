@@ -73,9 +73,11 @@ def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> 
         raise FileNotFoundError(f"the corpus folder {corpus_dir} does not exist; create it or pass --corpus DIR")
     info = load_corpus_info(corpus_dir)
     documents, errors = [], {}
+    root = corpus_dir.resolve()
     for path in iter_corpus_files(corpus_dir):
         name = path.relative_to(corpus_dir).as_posix()
         try:
+            refuse_outside_link(path, root, name)
             documents.append(
                 load_document(
                     path,
@@ -88,6 +90,16 @@ def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> 
         except DocumentError as err:
             errors[name] = str(err)
     return documents, errors
+
+
+def refuse_outside_link(path: Path, root: Path, name: str) -> None:
+    """Refuse a corpus file that is a link to somewhere outside the corpus folder (``passwd.txt ->
+    /etc/passwd``): the index would quote a file nobody put into the collection."""
+    if path.is_symlink() and not path.resolve().is_relative_to(root):
+        raise DocumentError(
+            f"{name}: a link to a file outside the corpus folder {root.name}/; links out of it are not "
+            "indexed. Copy the file into the folder instead (or python -m indexer add FILE)"
+        )
 
 
 def _now() -> str:

@@ -296,7 +296,7 @@ def remove_document(corpus_dir: Path, store: VectorStore, name: str, *, lock_tim
     path = corpus_dir / key
     with index_lock(store, timeout=lock_timeout):
         in_index = key in store.documents()
-        is_file = path.is_file()
+        is_file = path.is_file() or path.is_symlink()  # a link is removed, never what it points to
         if not in_index and not is_file:
             raise DocumentError(f"{name}: no such document; see python -m indexer list")
         if is_file:
@@ -311,7 +311,9 @@ def _corpus_name(corpus_dir: Path, name: str) -> str:
     candidate = Path(name)
     if not candidate.is_absolute() and not (corpus_dir / candidate).exists() and candidate.exists():
         candidate = candidate.resolve()  # a path from the working folder, e.g. corpus/notes.txt
-    full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    full = candidate if candidate.is_absolute() else root / candidate
+    # The folder part is resolved, the name is not: a link in the corpus folder is itself the document.
+    full = full.resolve() if full.name in ("", ".", "..") else full.parent.resolve() / full.name
     if not full.is_relative_to(root) or full == root:
         raise DocumentError(f"{name}: not a document of the corpus folder {corpus_dir}; see python -m indexer list")
     return full.relative_to(root).as_posix()
