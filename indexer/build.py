@@ -17,7 +17,8 @@ import numpy as np
 from .calibration import calibrate
 from .chunking import ChunkingSettings, chunk_text
 from .embedding import TextEmbedder
-from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info, load_document
+from .limits import DocumentLimits, load_within_limits
+from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info
 from .settings import PROJECT_ROOT
 from .stores import DocumentRecord, Manifest, NewDocument, VectorStore
 
@@ -63,10 +64,17 @@ def source_path(corpus_dir: Path, name: str) -> str:
         return f"{Path(corpus_dir).resolve().name}/{name}"
 
 
-def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> tuple[list[Document], dict[str, str]]:
+def load_corpus_documents(
+    corpus_dir: Path,
+    *,
+    max_bytes: int | None = None,
+    limits: DocumentLimits | None = None,
+    chunking: ChunkingSettings | None = None,
+) -> tuple[list[Document], dict[str, str]]:
     """Every readable document of a corpus folder, and an error message per unreadable one.
 
-    Files over ``max_bytes`` are refused (with a message) before they are read.
+    Files over ``max_bytes`` are refused (with a message) before they are read; each file is read in
+    a child process, within ``limits`` (``indexer.limits``).
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -79,12 +87,14 @@ def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> 
         try:
             refuse_outside_link(path, root, name)
             documents.append(
-                load_document(
+                load_within_limits(
                     path,
                     name,
                     title=info.document_titles.get(name),
                     source=source_path(corpus_dir, name),
                     max_bytes=max_bytes,
+                    limits=limits,
+                    chunking=chunking,
                 )
             )
         except DocumentError as err:
@@ -248,14 +258,15 @@ def build_corpus(
     settings: ChunkingSettings | None = None,
     show_progress: bool = False,
     max_bytes: int | None = None,
+    limits: DocumentLimits | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Index a corpus folder: the store ends up holding exactly the folder's readable documents.
 
-    An unreadable file (or one over ``max_bytes``) is reported in ``errors`` and
+    An unreadable file (or one over ``max_bytes`` or ``limits``) is reported in ``errors`` and
     left out; the others are still indexed.
     """
-    documents, errors = load_corpus_documents(Path(corpus_dir), max_bytes=max_bytes)
+    documents, errors = load_corpus_documents(Path(corpus_dir), max_bytes=max_bytes, limits=limits, chunking=settings)
     report = sync_documents(
         store, embedder, documents, settings=settings, show_progress=show_progress, on_progress=on_progress
     )

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .embedding import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from .limits import DocumentLimits
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -36,6 +40,9 @@ _ENV = {
     "max_upload_files": "QUOTEBOT_MAX_UPLOAD_FILES",
     "read_only": "QUOTEBOT_READ_ONLY",
     "feedback_path": "QUOTEBOT_FEEDBACK",
+    "max_document_chars": "QUOTEBOT_MAX_DOCUMENT_CHARS",
+    "max_document_passages": "QUOTEBOT_MAX_DOCUMENT_PASSAGES",
+    "max_parse_seconds": "QUOTEBOT_MAX_PARSE_SECONDS",
 }
 
 
@@ -60,11 +67,21 @@ class Settings:
     max_upload_files: int = 20  # files in one upload, on the page and at the upload route
     read_only: bool = False  # the page lists documents but offers no upload or removal
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+    # The most work one document may make (indexer.limits): text, passages, seconds to read it.
+    max_document_chars: int = 4_000_000
+    max_document_passages: int = 25_000
+    max_parse_seconds: float = 60.0
 
     @property
     def max_upload_bytes(self) -> int:
         """The largest document file accepted, by upload, ``add`` or ``build``."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def document_limits(self) -> DocumentLimits:
+        from .limits import DocumentLimits
+
+        return DocumentLimits(self.max_document_chars, self.max_document_passages, self.max_parse_seconds)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
