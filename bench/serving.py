@@ -404,9 +404,9 @@ def measure_app(*, quick: bool = False, questions: Sequence[str] | None = None, 
 
 def _app_concurrency() -> int | None:
     try:
-        import app
+        from quotebot_app import cli
 
-        return app.CONCURRENCY
+        return cli.CONCURRENCY
     except Exception:  # noqa: BLE001 - only a note
         return None
 

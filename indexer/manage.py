@@ -47,6 +47,7 @@ __all__ = [
     "index_lock",
     "discard_damaged_index",
     "build_index",
+    "build_warnings",
 ]
 
 CONFLICT_POLICIES = ("rename", "replace", "error")
@@ -358,6 +359,13 @@ def build_index(
     damage = discard_damaged_index(store)
     report = build_corpus(corpus_dir, store, embedder, show_progress=show_progress, max_bytes=max_bytes, limits=limits)
     return report, damage
+
+
+def build_warnings(report: BuildReport, damage: str | None, corpus_dir: Path) -> list[str]:
+    """What a build run by a person should tell them on standard error: a damaged index that was
+    discarded, and each file left out (every message names its file)."""
+    lines = [f"warning: the index is damaged: {damage}; building the index again from {corpus_dir}"] if damage else []
+    return lines + [f"skipped {message}" for message in report.errors.values()]
 
 
 # ---- serialising index changes ------------------------------------------------------------

@@ -117,12 +117,13 @@ def serve_in_process(settings, embedder, *, auth: list[tuple[str, str]] | None =
     Fast (any embedder, no subprocess); returns the running ``Blocks`` (``close()`` it) and its URL.
     """
     import app
+    from quotebot_app import cli
     from bot.bot import Bot
     from indexer.build import build_corpus
     from indexer.stores import open_store
 
     build_corpus(settings.corpus_dir, open_store("faiss", index_dir=settings.index_dir), embedder)
     blocks = app.build_app(Bot.load(settings, embedder=embedder), settings)
-    blocks.queue(default_concurrency_limit=app.CONCURRENCY)
-    _, url, _ = blocks.launch(prevent_thread_lock=True, **app._launch_kwargs(settings, auth))
+    blocks.queue(default_concurrency_limit=cli.CONCURRENCY)
+    _, url, _ = blocks.launch(prevent_thread_lock=True, **cli.launch_kwargs(settings, auth))
     return blocks, url.rstrip("/")
