@@ -7,6 +7,7 @@ questions get an abstaining ``Answer`` with a message that says why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -182,8 +183,10 @@ class Bot:
     def _ask_newest(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         """Answer from one generation, the newest committed, with everything derived from it (texts,
         titles, pages, calibration, lexical index): a commit by any process is seen by the next answer."""
-        with self.store.pinned():
-            with self._gate.enter(self.store.generation(), self._forget_derived):
+        pinned = getattr(self.store, "pinned", contextlib.nullcontext)  # a store that cannot pin: whatever is current
+        with pinned():
+            generation = getattr(self.store, "generation", lambda: None)()
+            with self._gate.enter(generation, self._forget_derived):
                 return self._ask(question, history, k)
 
     def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:

@@ -1,5 +1,9 @@
 """Feedback from the page: one JSON line per thumbs up or down, so that
-``grep '"abstained": true'`` lists the questions the bot could not answer."""
+``grep '"abstained": true'`` lists the questions the bot could not answer.
+
+The log is bounded: past ``MAX_BYTES`` it is moved to ``<name>.1`` (replacing the one before)
+and a new one is started, so votes from any number of clicks take at most twice that on disk.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,17 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["FeedbackLog"]
+__all__ = ["FeedbackLog", "MAX_BYTES"]
+
+MAX_BYTES = 5 * 1024 * 1024  # about 1,000 votes on answers of three passages
 
 
 class FeedbackLog:
     """Appends votes to a JSON Lines file, one ``os.write`` per line so lines never interleave."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
     @staticmethod
@@ -47,6 +54,11 @@ class FeedbackLog:
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                if self.path.stat().st_size + len(line) > self.max_bytes:
+                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            except FileNotFoundError:
+                pass
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, line)
