@@ -225,7 +225,7 @@ def _encode_with_progress(
 ) -> np.ndarray:
     if on_progress is None:
         return embedder.encode(texts, show_progress=show_progress)
-    parts, step = [], 512
+    parts, step = [], 32  # the model is held one batch at a time: a question waits for one batch at most
     on_progress(0, len(texts))
     for start in range(0, len(texts), step):
         parts.append(embedder.encode(texts[start : start + step]))

@@ -22,6 +22,7 @@ from bot.inputs import earlier_questions
 from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
+from indexer.worker import index_in_worker, wants_worker
 from indexer.stores import DocumentRecord, IndexError_
 
 from .feedback import FeedbackLog
@@ -184,8 +185,12 @@ class Page:
                     limits=self.settings.document_limits,
                 )
                 accepted = [r for r in results if r.ok]
-                if accepted:
+                documents = [r.document for r in accepted if r.document is not None]
+                if wants_worker(self.bot.embedder, documents):  # questions never wait behind this upload
+                    index_in_worker(self.settings, documents, on_progress=embedded)
+                elif accepted:
                     index_added(self.bot.store, self.bot.embedder, accepted, on_progress=embedded)
+                if accepted:
                     self.bot.changed()
         except IndexBusy as err:
             return ChangeReport(error=f"Nothing was added: {err}.")

@@ -346,3 +346,25 @@ def test_questions_are_answered_while_an_upload_is_indexed_and_changes_wait_thei
     documents = page.bot.store.documents()
     assert "zorblat.txt" in documents and "sleep.md" not in documents
     assert cited_documents(page, ZORBLAT_Q)[0] == "zorblat.txt"
+
+
+@pytest.mark.model
+def test_a_large_upload_is_embedded_by_a_worker_process_never_by_the_page_s_model(tmp_path, small_corpus):
+    """Questions never wait behind the indexer: the page's model embeds nothing of a large upload (a
+    low-priority child process does, indexer.worker), and the upload is then quoted verbatim.
+    The latency this buys is measured by python -m bench.indexing_latency (docs/reliability.md)."""
+    from indexer.embedding import Embedder
+
+    embedder = Embedder()
+    page = make_page(tmp_path, small_corpus, embedder)
+    calls = []
+    real_encode = embedder.encode
+    embedder.encode = lambda texts, **kw: calls.append(len(texts)) or real_encode(texts, **kw)
+    sentences = " ".join(f"The lighthouse keeper logged ship number {i} passing the northern reef." for i in range(400))
+    report = page.upload(uploads(tmp_path, {"lighthouse.txt": "Lighthouse log\n\n" + sentences + "\n"}))
+    assert report.done and not report.error, report
+    assert sum(calls) == 0  # not one passage of the upload went through the page's model
+    answer = page.bot.ask("Which reef did the lighthouse keeper's ships pass?")
+    text = (page.settings.corpus_dir / "lighthouse.txt").read_text(encoding="utf-8")
+    assert answer.passages and answer.passages[0].document == "lighthouse.txt"
+    assert all(text[p.start : p.end] == p.text for p in answer.passages if p.document == "lighthouse.txt")
