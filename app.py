@@ -20,7 +20,7 @@ import gradio as gr
 from bot.bot import Bot, open_settings_store
 from indexer.embedding import Embedder, ModelNotFound
 from indexer.settings import Settings, quiet_cli_environment
-from indexer.stores import IndexError_
+from indexer.stores import IndexProblem
 from quotebot_app.assets import static_text
 from quotebot_app.cli import CONCURRENCY, build_parser, launch_kwargs, settings_from_args, update_index
 from quotebot_app.feedback import FeedbackLog
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         print(update_index(store, embedder, settings), flush=True)
         bot = Bot.load(settings, embedder=embedder, store=store)  # the store just brought up to date: read once
         bot.warm_up()
-    except (IndexError_, ModelNotFound, FileNotFoundError, ValueError, OSError) as err:
+    except (IndexProblem, ModelNotFound, FileNotFoundError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from indexer.embedding import ModelNotFound
 from indexer.onnx_backend import OnnxBackendError
 from indexer.settings import add_settings_flags, quiet_cli_environment, settings_from_args
-from indexer.stores import IndexError_
+from indexer.stores import IndexProblem
 
 from .answer import Answer
 from .bot import Bot
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                 print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
             else:
                 print(format_answer(answer) + "\n", flush=True)
-    except (IndexError_, ModelNotFound, OnnxBackendError, ValueError, OSError) as err:
+    except (IndexProblem, ModelNotFound, OnnxBackendError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

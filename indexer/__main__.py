@@ -14,7 +14,7 @@ from .loaders import LOADERS, DocumentError
 from .manage import IndexBusy, add_files, build_index, build_warnings, index_added, index_lock, remove_document
 from .onnx_backend import OnnxBackendError
 from .settings import Settings, add_settings_flags, quiet_cli_environment, settings_from_args
-from .stores import IndexError_, VectorStore, open_store
+from .stores import IndexProblem, VectorStore, open_store
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             return _remove(settings, store, args)
         if args.command == "list":
             return _list(store, args.json)
-    except (IndexError_, ModelNotFound, OnnxBackendError, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
+    except (IndexProblem, ModelNotFound, OnnxBackendError, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -51,12 +51,14 @@ class ChunkingSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ChunkingSettings":
+    def from_dict(cls, data: dict) -> ChunkingSettings:
         return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
-class Block:
+class ParagraphSpan:
+    """Where one paragraph (or heading line) of the text lies; ``Sentence.block`` counts these."""
+
     start: int
     end: int
     is_heading: bool
@@ -108,7 +110,7 @@ class Chunk:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Chunk":
+    def from_dict(cls, data: dict) -> Chunk:
         return cls(
             id=data["id"],
             doc=data["doc"],
@@ -143,9 +145,9 @@ _DANGLING = frozenset(
 )
 
 
-def split_blocks(text: str) -> list[Block]:
+def split_blocks(text: str) -> list[ParagraphSpan]:
     """Paragraph-level blocks (trimmed of surrounding whitespace), marking headings."""
-    blocks: list[Block] = []
+    blocks: list[ParagraphSpan] = []
     pos = 0
     for match in [*_BLANK_LINE.finditer(text), None]:
         end = match.start() if match else len(text)
@@ -155,17 +157,17 @@ def split_blocks(text: str) -> list[Block]:
     return blocks
 
 
-def _add_block(text: str, start: int, end: int, blocks: list[Block]) -> None:
+def _add_block(text: str, start: int, end: int, blocks: list[ParagraphSpan]) -> None:
     start, end = _trim(text, start, end)
     if start >= end:
         return
     # A Markdown heading line at the top of a block is a block of its own.
     first_nl = text.find("\n", start, end)
     if _MD_HEADING.match(text, start) and first_nl != -1:
-        blocks.append(Block(start, first_nl, True))
+        blocks.append(ParagraphSpan(start, first_nl, True))
         _add_block(text, first_nl + 1, end, blocks)
         return
-    blocks.append(Block(start, end, _looks_like_heading(text[start:end])))
+    blocks.append(ParagraphSpan(start, end, _looks_like_heading(text[start:end])))
 
 
 def _looks_like_heading(block: str) -> bool:

@@ -90,7 +90,9 @@ def load_within_limits(
     if status == "ok":
         return payload
     if payload is None:
-        reason = "it ran out of memory" if child.exitcode in (-9, 1) else f"the reader stopped with code {child.exitcode}"
+        reason = (
+            "it ran out of memory" if child.exitcode in (-9, 1) else f"the reader stopped with code {child.exitcode}"
+        )
         raise DocumentError(
             f"{name}: cannot read it ({reason}; the limit is {limits.max_memory_mb} MB per document); "
             "it is probably damaged or built to make work: save it again or split it"
@@ -107,8 +109,13 @@ def _read_in_child(sender, path, name, title, source, max_bytes, limits: Documen
     except DocumentError as err:
         sender.send(("error", str(err)))
     except MemoryError:
-        sender.send(("error", f"{name}: reading it needs more than {limits.max_memory_mb} MB, the limit per "
-                     "document; it is probably built to make work (a compressed bomb): split it or save it again"))
+        sender.send(
+            (
+                "error",
+                f"{name}: reading it needs more than {limits.max_memory_mb} MB, the limit per "
+                "document; it is probably built to make work (a compressed bomb): split it or save it again",
+            )
+        )
     finally:
         sender.close()
 

@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -34,7 +34,7 @@ from .embedding import TextEmbedder
 from .fsutil import fsync_dir
 from .limits import DocumentLimits, load_within_limits
 from .loaders import LOADERS, Document, DocumentError, load_corpus_info, size_text
-from .stores import IndexCorrupt, IndexError_, VectorStore
+from .stores import IndexCorrupt, IndexProblem, VectorStore
 
 __all__ = [
     "AddResult",
@@ -56,7 +56,7 @@ _UNSAFE = re.compile(r"[^\w .()\[\]+,&@'-]", re.UNICODE)
 _WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))])
 
 
-class IndexBusy(IndexError_):
+class IndexBusy(IndexProblem):
     """Another process is changing the index right now."""
 
 

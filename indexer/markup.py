@@ -1,6 +1,6 @@
 """HTML and Word documents -> the structured plain text that quotes are sliced from.
 
-Both formats become a list of ``Block``s (heading, paragraph, list item, table
+Both formats become a list of ``TextElement``s (heading, paragraph, list item, table
 row), rendered the one way the chunker understands: blank lines between
 paragraphs, ``# ``-style lines for headings, and consecutive list items or table
 rows as the lines of a single block (so a short item is not mistaken for a
@@ -17,7 +17,7 @@ from typing import Iterable
 
 from .document import DocumentError, Extracted
 
-__all__ = ["Block", "render_blocks", "html_to_text", "docx_to_text"]
+__all__ = ["TextElement", "render_blocks", "html_to_text", "docx_to_text"]
 
 BULLET = "• "
 # A .docx is a zip; refuse archives that would inflate past this (a "zip bomb").
@@ -26,13 +26,15 @@ _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE container: legacy .doc, 
 
 
 @dataclass(frozen=True)
-class Block:
+class TextElement:
+    """One heading, paragraph, list item or table row read from HTML or Word, before it becomes text."""
+
     kind: str  # "heading", "para", "item" or "row"
     text: str
     level: int = 0  # heading level, 1..6
 
 
-def render_blocks(blocks: Iterable[Block]) -> str:
+def render_blocks(blocks: Iterable[TextElement]) -> str:
     """Blocks -> text: headings as ``#`` lines, items and rows grouped into one block each run."""
     parts: list[str] = []
     previous = ""
@@ -94,11 +96,11 @@ def _is_invisible(tag) -> bool:
     return isinstance(style, str) and bool(_HIDDEN_STYLE.search(style))
 
 
-def _html_blocks(soup) -> list[Block]:
+def _html_blocks(soup) -> list[TextElement]:
     """Walk the tree without recursion (pages can nest thousands deep), collecting blocks."""
     from bs4.element import NavigableString, PreformattedString, Tag
 
-    blocks: list[Block] = []
+    blocks: list[TextElement] = []
     inline: list[str] = []
     context = ["para"]  # kind of block that text at this depth belongs to
 
@@ -106,7 +108,7 @@ def _html_blocks(soup) -> list[Block]:
         text = _clean_inline("".join(inline))
         inline.clear()
         if text:
-            blocks.append(Block(context[-1], text))
+            blocks.append(TextElement(context[-1], text))
 
     stack: list[tuple[object, bool]] = [(soup, True)]
     while stack:
@@ -125,14 +127,14 @@ def _html_blocks(soup) -> list[Block]:
         name = node.name
         if name in _HEADINGS:
             flush()
-            blocks.append(Block("heading", node.get_text(" "), _HEADINGS[name]))
+            blocks.append(TextElement("heading", node.get_text(" "), _HEADINGS[name]))
         elif name == "pre":
             flush()
             text = "\n".join(line.rstrip() for line in node.get_text().strip("\n").split("\n"))
-            blocks.append(Block(context[-1], text))
+            blocks.append(TextElement(context[-1], text))
         elif name == "table":
             flush()
-            blocks.extend(Block("row", row) for row in _html_table_rows(node))
+            blocks.extend(TextElement("row", row) for row in _html_table_rows(node))
         elif name == "br":
             inline.append("\n")
         elif name in _BLOCK_TAGS:
@@ -202,23 +204,23 @@ def _check_docx_container(data: bytes) -> None:
         )
 
 
-def _docx_blocks(document) -> Iterable[Block]:
+def _docx_blocks(document) -> Iterable[TextElement]:
     from docx.table import Table
 
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            yield from (Block("row", row) for row in _docx_table_rows(item))
+            yield from (TextElement("row", row) for row in _docx_table_rows(item))
             continue
         text = item.text
         if not text.strip():
             continue
         level = _docx_heading_level(item)
         if level:
-            yield Block("heading", text, level)
+            yield TextElement("heading", text, level)
         elif _is_list_paragraph(item):
-            yield Block("item", _clean_inline(text))
+            yield TextElement("item", _clean_inline(text))
         else:
-            yield Block("para", _clean_inline(text))
+            yield TextElement("para", _clean_inline(text))
 
 
 def _docx_table_rows(table) -> list[str]:

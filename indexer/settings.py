@@ -45,7 +45,7 @@ _ENV = {
     "k": "QUOTEBOT_K",
     "min_margin": "QUOTEBOT_MIN_MARGIN",
     "density_ratio": "QUOTEBOT_DENSITY_RATIO",
-    "passage_chars": "QUOTEBOT_PASSAGE_CHARS",
+    "passage_chars": "QUOTEBOT_QUOTE_CHARS",
     "host": "QUOTEBOT_HOST",
     "port": "QUOTEBOT_PORT",
     "max_question_chars": "QUOTEBOT_MAX_QUESTION_CHARS",
@@ -97,7 +97,7 @@ class Settings:
         return DocumentLimits(self.max_document_chars, self.max_document_passages, self.max_parse_seconds)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, overridden by ``QUOTEBOT_*`` variables, overridden by non-None ``overrides``."""
         env = os.environ if env is None else env
         values = {}
@@ -164,7 +164,7 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
                 "index type; auto: exact below 50,000 passages (FAISS) or 100,000 (Milvus), approximate above",
                 choices=INDEX_TYPES),
     SettingFlag("k", "--k", "passages per answer", "N"),
-    SettingFlag("passage_chars", "--passage-chars", "a quote grows around its matched sentences up to this length", "N"),
+    SettingFlag("passage_chars", "--quote-chars", "a quote grows around its matched sentences up to this length", "N"),
     SettingFlag("min_margin", "--min-margin", "how far above the index's noise level a passage must score", "X"),
     SettingFlag("density_ratio", "--density-ratio", "... and at least this share of the corpus's neighbour similarity", "X"),
     SettingFlag("host", "--host", "address the page listens on (127.0.0.1: this machine only)", "H"),

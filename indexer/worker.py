@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 from .build import BuildReport
 from .document import Document
 from .settings import Settings
-from .stores import IndexError_
+from .stores import IndexProblem
 
 __all__ = ["WORKER_ABOVE_CHARS", "index_in_worker", "wants_worker"]
 
@@ -51,7 +51,7 @@ def index_in_worker(
 ) -> BuildReport:
     """Embed and add ``documents`` (keeping every other one) in a low-priority child process.
 
-    Hold the index's writer lock around this call. Raises ``IndexError_`` with the child's last
+    Hold the index's writer lock around this call. Raises ``IndexProblem`` with the child's last
     words when it fails (the index is then left as it was)."""
     job = {
         "settings": {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)},
@@ -61,11 +61,17 @@ def index_in_worker(
         path = Path(folder) / "job.json"
         path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p
+        )
         report = None
         with open(Path(folder) / "stderr.txt", "w+", encoding="utf-8", errors="replace") as stderr:
             child = subprocess.Popen(
-                [sys.executable, "-m", "indexer.worker", str(path)], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
+                [sys.executable, "-m", "indexer.worker", str(path)],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=env,
             )
             try:
                 for line in child.stdout:
@@ -84,7 +90,7 @@ def index_in_worker(
             errors = stderr.read()
     if child.returncode != 0 or report is None:
         last = " ".join(errors.strip().splitlines()[-1:]) or f"exit status {child.returncode}"
-        raise IndexError_(f"indexing in a worker process failed ({last}); the index was left as it was")
+        raise IndexProblem(f"indexing in a worker process failed ({last}); the index was left as it was")
     return report
 
 
@@ -103,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parent = os.getppid()
     job = json.loads(Path((argv or sys.argv[1:])[0]).read_text(encoding="utf-8"))
     values = job["settings"]
-    settings = Settings(**{k: Path(v) if k in ("corpus_dir", "index_dir", "feedback_path") else v for k, v in values.items()})
+    settings = Settings(
+        **{k: Path(v) if k in ("corpus_dir", "index_dir", "feedback_path") else v for k, v in values.items()}
+    )
     documents = [Document(**{**d, "pages": tuple(d.get("pages", ()))}) for d in job["documents"]]
     store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
 
@@ -113,7 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"progress {done} {total}", flush=True)
 
     report = sync_documents(
-        store, Embedder.from_settings(settings), documents, settings=ChunkingSettings(), remove_missing=False,
+        store,
+        Embedder.from_settings(settings),
+        documents,
+        settings=ChunkingSettings(),
+        remove_missing=False,
         on_progress=progress,
     )
     print("report " + json.dumps(dataclasses.asdict(report), ensure_ascii=False), flush=True)

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 
 from indexer.manage import build_index, build_warnings, index_lock
 from indexer.settings import Settings, add_settings_flags, settings_from_args
-from indexer.stores import IndexError_
+from indexer.stores import IndexProblem
 
 from .assets import page_style
 from .guards import BodyLimit, LoginThrottle, OriginGuard
@@ -75,7 +75,7 @@ def update_index(store, embedder, settings: Settings) -> str:
     except OSError as err:
         try:
             built = store.read_manifest() is not None
-        except (IndexError_, OSError):
+        except (IndexProblem, OSError):
             built = False
         if not built:
             raise

@@ -30,7 +30,7 @@ class FeedbackLog:
     @staticmethod
     def record(answer: Mapping[str, Any], vote: str) -> dict:
         return {
-            "time": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "time": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             "question": answer.get("question", ""),
             "searched_as": answer.get("searched_as", ""),
             "vote": vote,

@@ -22,8 +22,8 @@ from bot.inputs import earlier_questions
 from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
+from indexer.stores import DocumentRecord, IndexProblem
 from indexer.worker import index_in_worker, wants_worker
-from indexer.stores import DocumentRecord, IndexError_
 
 from .feedback import FeedbackLog
 from .render import (
@@ -102,7 +102,7 @@ class Page:
         passage = passages[index]
         try:
             text = self.bot.store.document_text(passage["document"])
-        except (KeyError, OSError, IndexError_):
+        except (KeyError, OSError, IndexProblem):
             return render_source_gone(passage)
         return render_source(passage, text, nonce=time.monotonic_ns())
 
@@ -139,7 +139,7 @@ class Page:
     def documents_html(self, *, confirm: str | None = None, focus: str | None = None) -> str:
         try:
             records = self.bot.store.documents()
-        except IndexError_ as err:
+        except IndexProblem as err:
             log.error("cannot list the documents: %s", err)
             return render_documents_error(err)
         return render_documents(records, manage=self.manage, confirm=confirm, focus=focus, nonce=time.monotonic_ns())
@@ -194,7 +194,7 @@ class Page:
                     self.bot.changed()
         except IndexBusy as err:
             return ChangeReport(error=f"Nothing was added: {err}.")
-        except (IndexError_, OSError) as err:
+        except (IndexProblem, OSError) as err:
             log.error("indexing an upload failed: %s", err)
             return ChangeReport(
                 error="The files could not be indexed, so answers do not quote them yet. The app indexes "
@@ -219,7 +219,7 @@ class Page:
                 self.bot.changed()
         except IndexBusy as err:
             return ChangeReport(error=f"Nothing was removed: {err}.")
-        except (DocumentError, IndexError_, OSError) as err:
+        except (DocumentError, IndexProblem, OSError) as err:
             log.error("removing %s failed: %s", record.name, err)
             return ChangeReport(error=f"{record.title} could not be removed: {err}")
         return ChangeReport(done=(f"Removed \u201c{record.title}\u201d ({record.name}).",))

@@ -264,7 +264,7 @@ def when(indexed_at: str) -> str:
     except (TypeError, ValueError):
         return str(indexed_at or "")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.timezone.utc)
+        moment = moment.astimezone(_dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -19,8 +19,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 
 def churn_text(number: int) -> str:
     return f"Churn number {number} changes this sentence. The writer commits again and again.\n"
@@ -41,10 +39,16 @@ def write(index: Path, seconds: float) -> dict:
         with index_lock(store):
             manifest = store.read_manifest()
             chunks = chunk_text(text, "churn.txt", ChunkingSettings.from_dict(manifest.chunking))
-            record = DocumentRecord("churn.txt", f"{commits:064x}", f"Churn {commits}", "txt", "churn.txt", len(chunks), _now())
+            record = DocumentRecord(
+                "churn.txt", f"{commits:064x}", f"Churn {commits}", "txt", "churn.txt", len(chunks), _now()
+            )
             vectors = embedder.encode([c.embed_text for c in chunks])
             documents = dict(manifest.documents, **{"churn.txt": record})
-            store.apply(remove=[], add=[NewDocument(record, text, chunks, vectors)], manifest=replace(manifest, documents=documents))
+            store.apply(
+                remove=[],
+                add=[NewDocument(record, text, chunks, vectors)],
+                manifest=replace(manifest, documents=documents),
+            )
         commits += 1
     return {"commits": commits}
 
@@ -64,7 +68,7 @@ def read(index: Path, seconds: float) -> dict:
                 failures.append(f"abstained: {answer.message}")
             for p in answer.passages:
                 failures.extend(_mixed(p, bot))
-        except Exception as err:  # noqa: BLE001 - every failure is counted, none may happen
+        except Exception as err:
             failures.append(f"{type(err).__name__}: {err}")
         reads += 1
     return {"reads": reads, "failures": failures}

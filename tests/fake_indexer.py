@@ -1,6 +1,6 @@
 """``python -m indexer`` with the tests' fake embedder, for tests that need a writer in another process:
 
-    python -m tests.fake_indexer add --replace notes.txt --corpus C --index I
+python -m tests.fake_indexer add --replace notes.txt --corpus C --index I
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ import urllib.request
 import pytest
 
 import app
-from quotebot_app import cli, guards
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import open_store
+from quotebot_app import cli, guards
 from tests.app_server import free_port
 
 pytestmark = pytest.mark.e2e

@@ -14,11 +14,11 @@ import gradio as gr
 import pytest
 
 import app
-from quotebot_app import cli, feedback, guards, handlers, render
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import DocumentRecord, open_store
+from quotebot_app import feedback, guards, handlers, render
 from tests.fakes import FakeEmbedder
 from tests.html_check import parse
 
@@ -284,22 +284,6 @@ def test_management_is_off_when_asked_or_when_exposed_without_a_login():
     assert "QUOTEBOT_AUTH" in guards.management_off_reason(shared, "0.0.0.0", None)
     assert guards.management_off_reason(shared, "0.0.0.0", [("owner", "secret")]) is None
     assert "read-only" in guards.management_off_reason(Settings(read_only=True), "127.0.0.1", [("a", "b")])
-
-
-def test_limits_and_read_only_come_from_the_environment():
-    settings = Settings.from_env({"QUOTEBOT_MAX_UPLOAD_FILES": "5", "QUOTEBOT_READ_ONLY": "1"})
-    assert settings.max_upload_files == 5 and settings.read_only is True
-    assert Settings.from_env({"QUOTEBOT_READ_ONLY": "no"}).read_only is False
-    assert Settings.from_env({}).max_upload_files == 20
-    with pytest.raises(ValueError, match="QUOTEBOT_READ_ONLY"):
-        Settings.from_env({"QUOTEBOT_READ_ONLY": "maybe"})
-
-
-def test_read_only_comes_from_the_flag_or_the_environment():
-    parse_args = cli.build_parser().parse_args
-    assert cli.settings_from_args(parse_args(["--read-only"]), {}).read_only is True
-    assert cli.settings_from_args(parse_args([]), {"QUOTEBOT_READ_ONLY": "1"}).read_only is True
-    assert cli.settings_from_args(parse_args([]), {}).read_only is False
 
 
 # ---- concurrency ----------------------------------------------------------------------------

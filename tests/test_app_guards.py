@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 import app
-from quotebot_app.feedback import FeedbackLog
 from indexer.settings import Settings
+from quotebot_app.feedback import FeedbackLog
 from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
@@ -57,7 +57,9 @@ def _upload(url: str, headers: dict | None = None) -> httpx.Response:
     return httpx.post(f"{url}/gradio_api/upload", files=files, headers=headers or {}, timeout=30)
 
 
-@pytest.mark.parametrize("host", ["evil.example:{port}", "evil.example", "192.168.1.20:{port}", "localhost.evil.example:{port}"])
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "evil.example", "192.168.1.20:{port}", "localhost.evil.example:{port}"]
+)
 def test_a_foreign_host_is_refused_on_every_route_without_a_login(served, host):
     """DNS rebinding: the attacker's name, pointed at 127.0.0.1, reaches nothing."""
     url, settings = served
@@ -103,13 +105,24 @@ def test_gradio_deletes_its_copies_of_uploads_after_the_keep_time(served):
 
 
 @pytest.mark.parametrize(
-    "k,history", [('"abc"', "null"), ("NaN", "null"), ("Infinity", "[]"), ("[3]", "null"), ("3", "5"), ('"2"', '"one string"'), ("null", '{"a": 1}')]
+    "k,history",
+    [
+        ('"abc"', "null"),
+        ("NaN", "null"),
+        ("Infinity", "[]"),
+        ("[3]", "null"),
+        ("3", "5"),
+        ('"2"', '"one string"'),
+        ("null", '{"a": 1}'),
+    ],
 )
 def test_ask_api_answers_any_k_and_history_without_a_traceback(served, k, history):
     """Raw JSON, as any client may send it (NaN and Infinity too, which Python's json writes)."""
     url, _ = served
     body = f'{{"data": ["What is a leg cramp?", {k}, {history}]}}'
-    posted = httpx.post(f"{url}/gradio_api/call/ask", content=body, headers={"content-type": "application/json"}, timeout=30)
+    posted = httpx.post(
+        f"{url}/gradio_api/call/ask", content=body, headers={"content-type": "application/json"}, timeout=30
+    )
     assert posted.status_code == 200, posted.text
     stream = httpx.get(f"{url}/gradio_api/call/ask/{posted.json()['event_id']}", timeout=30).text
     assert "event: complete" in stream, stream

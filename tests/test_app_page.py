@@ -6,17 +6,16 @@ Fast: the bot runs on the fake embedder over a corpus the test writes.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
 import app
-from quotebot_app import cli, feedback, guards, handlers, render
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import open_store
+from quotebot_app import cli, feedback, guards, handlers, render
 from tests.html_check import parse
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'

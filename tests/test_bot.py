@@ -11,9 +11,9 @@ from bot.bot import Bot, clean_question
 from bot.retrieval import Candidate, contextualize
 from indexer.build import build_corpus
 from indexer.chunking import Chunk, split_sentences
-from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
 from indexer.stores import IndexMismatch, IndexMissing
+from indexer.stores.faiss import FaissStore
 from tests.fakes import FakeEmbedder
 
 

@@ -20,7 +20,12 @@ SECRET = "The vault combination is seven four one nine."
 
 def _indexer(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tests.fake_indexer", *args], cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tests.fake_indexer", *args],
+        cwd=PROJECT_ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

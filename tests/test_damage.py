@@ -20,7 +20,9 @@ ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(PROJECT_ROOT))
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=120
+    )
 
 
 def _damage_manifest(index: Path, how: str) -> None:
@@ -39,13 +41,18 @@ def _damage_manifest(index: Path, how: str) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-@pytest.mark.parametrize("how", ["checksum-of-a-missing-file", "one-character-of-a-title", "one-digit-of-the-calibration"])
+@pytest.mark.parametrize(
+    "how", ["checksum-of-a-missing-file", "one-character-of-a-title", "one-digit-of-the-calibration"]
+)
 def test_a_damaged_manifest_is_named_by_every_command_and_build_repairs_it(tmp_path, small_corpus, how):
     index = tmp_path / "index"
     build_corpus(small_corpus, FaissStore(index), FakeEmbedder())
     _damage_manifest(index, how)
     where = ["--corpus", str(small_corpus), "--index", str(index)]
-    for command in (["-m", "tests.fake_indexer", "list", *where], ["-m", "bot", "ask", "--index", str(index), "What is a leg cramp?"]):
+    for command in (
+        ["-m", "tests.fake_indexer", "list", *where],
+        ["-m", "bot", "ask", "--index", str(index), "What is a leg cramp?"],
+    ):
         result = _run(*command)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         assert "damaged" in result.stderr and f"python -m indexer build --index {index}" in result.stderr, result.stderr

@@ -22,8 +22,12 @@ def _indexer(*args: str, timeout: float = 60, **env: str) -> tuple[subprocess.Co
     environment = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(PROJECT_ROOT), **env)
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "tests.fake_indexer", *args], cwd=PROJECT_ROOT, env=environment,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "tests.fake_indexer", *args],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return result, time.monotonic() - started
 
@@ -42,7 +46,9 @@ def test_documents_over_a_limit_are_refused_by_name_and_the_others_added(tmp_pat
     fine.write_text("Magnesium helps some people with cramps at night.\n", encoding="utf-8")
     index = tmp_path / "index"
     limits = {"QUOTEBOT_MAX_DOCUMENT_CHARS": "50000", "QUOTEBOT_MAX_DOCUMENT_PASSAGES": "1000"}
-    result, _ = _indexer("add", str(many), str(long), str(fine), "--corpus", str(small_corpus), "--index", str(index), **limits)
+    result, _ = _indexer(
+        "add", str(many), str(long), str(fine), "--corpus", str(small_corpus), "--index", str(index), **limits
+    )
     assert result.returncode == 1, result.stderr
     assert "refused many-passages.txt: it makes" in result.stderr
     assert "over the limit of 1,000 per document (QUOTEBOT_MAX_DOCUMENT_PASSAGES)" in result.stderr
@@ -53,7 +59,9 @@ def test_documents_over_a_limit_are_refused_by_name_and_the_others_added(tmp_pat
 
     (small_corpus / "long-text.txt").write_bytes(long.read_bytes())  # put in by hand: build skips it, by name
     built, _ = _indexer("build", "--corpus", str(small_corpus), "--index", str(index), **limits)
-    assert built.returncode == 0 and "skipped long-text.txt: its text is 88,000 characters" in built.stderr, built.stderr
+    assert built.returncode == 0 and "skipped long-text.txt: its text is 88,000 characters" in built.stderr, (
+        built.stderr
+    )
 
 
 def test_a_document_that_takes_too_long_to_read_is_stopped_at_the_time_limit(tmp_path):
@@ -61,16 +69,26 @@ def test_a_document_that_takes_too_long_to_read_is_stopped_at_the_time_limit(tmp
     slow.write_text(_sentences(80_000), encoding="utf-8")  # 2.2 MB: seconds to split into passages
     started = time.monotonic()
     with pytest.raises(DocumentError, match=r"slow.txt: reading it took longer than 0.3 s, the limit per document"):
-        load_within_limits(slow, "slow.txt", limits=DocumentLimits(max_seconds=0.3, max_passages=10**9, max_chars=10**9))
+        load_within_limits(
+            slow, "slow.txt", limits=DocumentLimits(max_seconds=0.3, max_passages=10**9, max_chars=10**9)
+        )
     assert time.monotonic() - started < 10
 
 
 def test_deeply_nested_tables_cannot_hold_the_indexer_for_minutes(tmp_path, small_corpus):
     """On the old code this page took over a minute to parse while holding the writer's lock."""
     nested = tmp_path / "nested.html"
-    nested.write_text("<html><body>" + "<table><tr><td>" * 10_000 + "deep" + "</td></tr></table>" * 10_000 + "</body></html>")
+    nested.write_text(
+        "<html><body>" + "<table><tr><td>" * 10_000 + "deep" + "</td></tr></table>" * 10_000 + "</body></html>"
+    )
     result, took = _indexer(
-        "add", str(nested), "--corpus", str(small_corpus), "--index", str(tmp_path / "index"), timeout=40,
+        "add",
+        str(nested),
+        "--corpus",
+        str(small_corpus),
+        "--index",
+        str(tmp_path / "index"),
+        timeout=40,
         QUOTEBOT_MAX_PARSE_SECONDS="3",
     )
     assert took < 30, result.stderr

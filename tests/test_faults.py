@@ -20,17 +20,17 @@ import numpy as np
 import pytest
 
 import app
-from quotebot_app import feedback, handlers
-from quotebot_app.cli import update_index
 import indexer.__main__ as cli
 import indexer.embedding as embedding
 import indexer.stores.faiss as faiss_store
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.embedding import Embedder, ModelNotFound, resolve_model
-from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
 from indexer.stores import IndexMismatch, IndexMissing
+from indexer.stores.faiss import FaissStore
+from quotebot_app import feedback, handlers
+from quotebot_app.cli import update_index
 from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 

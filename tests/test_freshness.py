@@ -50,7 +50,9 @@ def big_index(tmp_path: Path) -> Path:
     corpus.mkdir()
     for d in range(4):
         sentences = [f"Topic {d}-{i} is described by sentence number {i} of document {d}." for i in range(500)]
-        (corpus / f"doc{d}.txt").write_text("\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, 500, 5)), encoding="utf-8")
+        (corpus / f"doc{d}.txt").write_text(
+            "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, 500, 5)), encoding="utf-8"
+        )
     build_corpus(corpus, FaissStore(tmp_path / "index"), FakeEmbedder())
     churn.write(tmp_path / "index", 0)  # one commit: the churning document is there from the start
     return tmp_path / "index"
@@ -76,7 +78,12 @@ QUESTIONS = (
 
 def _fake_indexer(*args: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.fake_indexer", *args], cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tests.fake_indexer", *args],
+        cwd=PROJECT_ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
 
@@ -96,7 +103,9 @@ def test_a_running_bot_answers_from_every_change_another_process_commits(tmp_pat
 
     edited = tmp_path / "edited" / "cramps.txt"
     edited.parent.mkdir()
-    edited.write_text("Cramp relief\n\n" + (small_corpus / "cramps.txt").read_text(encoding="utf-8").replace("sudden", "abrupt"))
+    edited.write_text(
+        "Cramp relief\n\n" + (small_corpus / "cramps.txt").read_text(encoding="utf-8").replace("sudden", "abrupt")
+    )
     owls = tmp_path / "owls.html"
     owls.write_text(
         "<html><head><title>Owls of the night</title></head><body><h1>Barn owls</h1>"

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from quotebot_app import cli, feedback, guards, handlers
 from bot.bot import Bot
 from indexer.settings import Settings
+from quotebot_app import cli, feedback, guards, handlers
 from tests.app_server import PROJECT_ROOT, free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 

@@ -26,7 +26,7 @@ GIVEN = {
     "uri": (["--uri", "x.db"], "x.db"),
     "index_type": (["--index-type", "hnsw"], "hnsw"),
     "k": (["--k", "5"], 5),
-    "passage_chars": (["--passage-chars", "300"], 300),
+    "passage_chars": (["--quote-chars", "300"], 300),
     "min_margin": (["--min-margin", "0.2"], 0.2),
     "density_ratio": (["--density-ratio", "0.5"], 0.5),
     "host": (["--host", "0.0.0.0"], "0.0.0.0"),
@@ -71,6 +71,22 @@ def test_a_flag_overrides_the_environment_which_overrides_the_default():
     from_env = settings_from_args(bot_parser().parse_args(["ask", "q"]), env=env)
     assert (from_env.k, from_env.index_dir) == (4, Path("from-env"))
     assert settings_from_args(argparse.Namespace(), env={}) == Settings()
+
+
+def test_limits_and_read_only_come_from_the_environment():
+    settings = Settings.from_env({"QUOTEBOT_MAX_UPLOAD_FILES": "5", "QUOTEBOT_READ_ONLY": "1"})
+    assert settings.max_upload_files == 5 and settings.read_only is True
+    assert Settings.from_env({"QUOTEBOT_READ_ONLY": "no"}).read_only is False
+    assert Settings.from_env({}).max_upload_files == 20
+    with pytest.raises(ValueError, match="QUOTEBOT_READ_ONLY"):
+        Settings.from_env({"QUOTEBOT_READ_ONLY": "maybe"})
+
+
+def test_read_only_comes_from_the_flag_or_the_environment():
+    parse_args = app_parser().parse_args
+    assert settings_from_args(parse_args(["--read-only"]), {}).read_only is True
+    assert settings_from_args(parse_args([]), {"QUOTEBOT_READ_ONLY": "1"}).read_only is True
+    assert settings_from_args(parse_args([]), {}).read_only is False
 
 
 def test_default_folders_are_relative_to_the_working_directory():

@@ -29,6 +29,7 @@ from ..chunking import Chunk
 
 __all__ = [
     "FORMAT_VERSION",
+    "IndexProblem",
     "IndexError_",
     "IndexMissing",
     "IndexCorrupt",
@@ -65,23 +66,27 @@ def text_key(sha256: str) -> str:
     return hashlib.sha256(f"text:{sha256}".encode()).hexdigest()[:32]
 
 
-class IndexError_(RuntimeError):
-    """Base of the index errors: each message says how to get a working index back."""
+class IndexProblem(RuntimeError):
+    """Base of the index errors (missing, damaged, built with another model, busy, unreachable):
+    each message says how to get a working index back."""
 
 
-class IndexMissing(IndexError_):
+IndexError_ = IndexProblem  # the old name, for code not yet moved to IndexProblem (bot/bot.py); goes next release
+
+
+class IndexMissing(IndexProblem):
     pass
 
 
-class IndexCorrupt(IndexError_):
+class IndexCorrupt(IndexProblem):
     pass
 
 
-class IndexMismatch(IndexError_):
+class IndexMismatch(IndexProblem):
     pass
 
 
-class UnknownDocument(IndexError_, KeyError):
+class UnknownDocument(IndexProblem, KeyError):
     """No document of that name in the index: asked by name (a ``KeyError``), or removed between
     a search and the read of its text (an index error, which ``Bot.ask`` answers by trying again)."""
 
@@ -105,7 +110,7 @@ class DocumentRecord:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DocumentRecord":
+    def from_dict(cls, data: dict) -> DocumentRecord:
         return cls(
             name=data["name"],
             sha256=data["sha256"],
@@ -142,7 +147,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Manifest":
+    def from_dict(cls, data: dict) -> Manifest:
         return cls(
             model=data["model"],
             dimension=int(data["dimension"]),
@@ -232,6 +237,7 @@ class VectorStore(ABC):
 
         Stores that check for changes on every call need nothing here.
         """
+        return None
 
     def generation(self) -> str | None:
         """A name for the state a read sees now (the pinned one inside ``pinned``), which changes with

@@ -44,8 +44,8 @@ from .base import (
     TIE_SLACK,
     Hit,
     IndexCorrupt,
-    IndexError_,
     IndexMissing,
+    IndexProblem,
     Manifest,
     NewDocument,
     UnknownDocument,
@@ -224,7 +224,7 @@ class FaissStore(VectorStore):
                 if name != self._gen_name or self._gen is None:
                     self._gen = self._read_live(name)
                     self._gen_name = self._gen.name
-            except IndexError_ as err:
+            except IndexProblem as err:
                 if strict or self._gen is None:
                     raise
                 if str(err) != self._problem:
@@ -254,7 +254,7 @@ class FaissStore(VectorStore):
         for _ in range(OPEN_ATTEMPTS - 1):
             try:
                 return self._read_generation(self.index_dir / name)
-            except IndexError_:
+            except IndexProblem:
                 newer = self._current_name()
                 if newer is None or newer == name:
                     raise
