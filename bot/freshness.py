@@ -27,21 +27,22 @@ class GenerationGate:
         self._token: Hashable | None = None
         self._active = 0
         self._switching = False
+        self._stale = False  # dropped from outside (Bot.changed): set up afresh whatever the token
 
     @contextlib.contextmanager
     def enter(self, token: Hashable | None, on_switch: Callable[[], None]) -> Iterator[None]:
         """Hold a place for one answer on generation ``token`` (``None``: the store cannot tell, so
-        no swap ever happens)."""
+        the derived state is swapped only after ``invalidate``)."""
         with self._cond:
             while self._switching:
                 self._cond.wait()
-            if token is not None and token != self._token:
+            if self._stale or (token is not None and token != self._token):
                 self._switching = True
                 try:
                     while self._active:
                         self._cond.wait()
                     on_switch()
-                    self._token = token
+                    self._token, self._stale = token, False
                 finally:
                     self._switching = False
                     self._cond.notify_all()
@@ -54,6 +55,7 @@ class GenerationGate:
                 self._cond.notify_all()
 
     def invalidate(self) -> None:
-        """The derived state was dropped outside the gate: the next answer sets it up afresh."""
+        """Have the derived state dropped before the next answer (this process changed the store, or
+        an answer met a generation that went away), once the answers in flight finish."""
         with self._cond:
-            self._token = None
+            self._stale = True

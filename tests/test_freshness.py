@@ -141,3 +141,27 @@ def test_replaced_generations_are_kept_for_the_grace_period_then_deleted(tmp_pat
     build_corpus(small_corpus, store, FakeEmbedder())
     assert sorted(p.name for p in index.glob("gen-*")) == ["gen-000002", "gen-000003"]
     assert len(list((index / "texts").iterdir())) == 3
+
+
+def test_a_store_that_cannot_tell_its_generation_is_followed_after_changed(tmp_path, small_corpus):
+    """Stores without generations (Milvus today) are refreshed when this process changes them."""
+    from indexer.stores import VectorStore
+
+    class Unpinned(FaissStore):
+        def generation(self):
+            return None
+
+        pinned = VectorStore.pinned
+
+    index = tmp_path / "index"
+    store = Unpinned(index)
+    build_corpus(small_corpus, store, FakeEmbedder())
+    bot = Bot(store, FakeEmbedder(), settings=Settings(index_dir=index, corpus_dir=small_corpus))
+    assert not bot.ask(QUESTIONS[0]).abstained
+    (small_corpus / "owls.md").write_text(
+        "# Owls of the night\n\nBarn owls hunt at night over open fields.\n", encoding="utf-8"
+    )
+    build_corpus(small_corpus, store, FakeEmbedder())
+    bot.changed()
+    owl = bot.ask(QUESTIONS[3]).passages[0]
+    assert (owl.document, owl.title) == ("owls.md", "Owls")
