@@ -1,6 +1,6 @@
 """Question latency while the page indexes an upload, next to the quiet figure.
 
-    python -m bench.indexing_latency [--passages 1500] [--quiet 30]
+    python -m bench.indexing_latency [--passages 1500] [--quiet 30] [--worker-nice N]
 
 The real model and the page's own handlers (``quotebot_app.handlers.Page``) in this process, on
 a copy of the bundled corpus: first ``--quiet`` questions one after another with nothing else
@@ -8,6 +8,8 @@ running, then the same questions in a loop while ``Page.upload`` indexes a docum
 ``--passages`` passages (the start of Walden, from ``eval/docs/prose-long``), from the upload
 until it is searchable. Prints p50, p95 and max of each phase, their ratio, and how long the
 indexing took. Latency is ``Page.api_ask`` (what ``/ask`` runs), without HTTP.
+``--worker-nice`` runs the indexing worker at another priority than its default (10), for
+machines whose other processes would starve it.
 """
 
 from __future__ import annotations
@@ -56,14 +58,18 @@ def _row(name: str, seconds: list[float]) -> str:
     return f"| {name} | {len(ms)} | {percentile(ms, 50):,.0f} | {percentile(ms, 95):,.0f} | {max(ms):,.0f} |"
 
 
-def run(passages: int, quiet_n: int) -> str:
+def run(passages: int, quiet_n: int, worker_nice: int | None = None) -> str:
     from bot.bot import Bot
+    from indexer import worker
     from indexer.build import build_corpus
     from indexer.embedding import Embedder
     from indexer.settings import Settings
     from indexer.stores.faiss import FaissStore
     from quotebot_app.feedback import FeedbackLog
     from quotebot_app.handlers import Page
+
+    if worker_nice is not None:
+        worker.NICE = worker_nice
 
     work = Path(tempfile.mkdtemp(prefix="qb-indexing-latency-"))
     try:
@@ -94,16 +100,16 @@ def run(passages: int, quiet_n: int) -> str:
             report["result"] = page.upload([str(path)])
 
         busy, i = [], 0
-        worker = threading.Thread(target=index)
+        indexing = threading.Thread(target=index)
         started_indexing = time.perf_counter()
-        worker.start()
-        while worker.is_alive():
+        indexing.start()
+        while indexing.is_alive():
             q = questions[i % len(questions)]
             i += 1
             started = time.perf_counter()
             page.api_ask(q, 3, [])
             busy.append(time.perf_counter() - started)
-        worker.join()
+        indexing.join()
         indexing_s = time.perf_counter() - started_indexing
         result = report["result"]
         assert not result.error and result.done, result
@@ -113,7 +119,9 @@ def run(passages: int, quiet_n: int) -> str:
 
     p95_ratio = percentile(busy, 95) / percentile(quiet, 95) if busy else float("nan")
     lines = [
-        f"python -m bench.indexing_latency --passages {passages} --quiet {quiet_n}  "
+        f"python -m bench.indexing_latency --passages {passages} --quiet {quiet_n}"
+        + (f" --worker-nice {worker_nice}" if worker_nice is not None else "")
+        + "  "
         f"({os.cpu_count()} CPU cores; document: {made:,} passages, indexed in {indexing_s:.1f} s, searchable: {searchable})",
         "",
         "| phase | questions | p50 (ms) | p95 (ms) | max (ms) |",
@@ -130,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.indexing_latency", description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=1500, help="passages in the uploaded document")
     parser.add_argument("--quiet", type=int, default=30, help="questions asked with nothing else running")
+    parser.add_argument(
+        "--worker-nice", type=int, help="priority of the indexing worker (default: indexer.worker.NICE)"
+    )
     args = parser.parse_args(argv)
-    print(run(args.passages, args.quiet))
+    print(run(args.passages, args.quiet, args.worker_nice))
     return 0
 
 

@@ -56,6 +56,7 @@ def index_in_worker(
     job = {
         "settings": {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)},
         "documents": [dataclasses.asdict(d) for d in documents],
+        "nice": NICE,
     }
     with tempfile.TemporaryDirectory(prefix="quotebot-index-") as folder:
         path = Path(folder) / "job.json"
@@ -105,9 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .embedding import Embedder
     from .stores import open_store
 
-    os.nice(NICE)
-    parent = os.getppid()
     job = json.loads(Path((argv or sys.argv[1:])[0]).read_text(encoding="utf-8"))
+    os.nice(int(job.get("nice", NICE)))
+    parent = os.getppid()
     values = job["settings"]
     settings = Settings(
         **{k: Path(v) if k in ("corpus_dir", "index_dir", "feedback_path") else v for k, v in values.items()}
