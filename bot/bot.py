@@ -129,7 +129,11 @@ class Bot:
         return manifest
 
     def warm_up(self) -> None:
-        self.retriever.warm_up()
+        """Load the model and derive what answers need (manifest, lexical index) from one generation,
+        which the first answer then uses as it is rather than deriving it again."""
+        with self._one_generation():
+            self.check_index()
+            self.retriever.warm_up()
 
     def refresh(self) -> None:
         """Pick up an index that another process changed (documents added or removed)."""
@@ -183,11 +187,18 @@ class Bot:
     def _ask_newest(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         """Answer from one generation, the newest committed, with everything derived from it (texts,
         titles, pages, calibration, lexical index): a commit by any process is seen by the next answer."""
+        with self._one_generation():
+            return self._ask(question, history, k)
+
+    @contextlib.contextmanager
+    def _one_generation(self) -> Iterator[None]:
+        """Pin the store's live generation for this thread and hold a place on it at the gate, which
+        first drops what was derived from another generation (bot.freshness)."""
         pinned = getattr(self.store, "pinned", contextlib.nullcontext)  # a store that cannot pin: whatever is current
         with pinned():
             generation = getattr(self.store, "generation", lambda: None)()
             with self._gate.enter(generation, self._forget_derived):
-                return self._ask(question, history, k)
+                yield
 
     def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         text = clean_question(question)

@@ -10,8 +10,11 @@ raises it. The parent never parses untrusted bytes itself.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import sys
 import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +71,8 @@ def load_within_limits(
         args=(sender, Path(path), name, title, source, max_bytes, limits, chunking or ChunkingSettings()),
         daemon=True,
     )
-    child.start()
+    with _CONTEXT_LOCK, _bare_main():
+        child.start()
     sender.close()
     try:
         if not receiver.poll(limits.max_seconds):
@@ -98,6 +102,21 @@ def load_within_limits(
             "it is probably damaged or built to make work: save it again or split it"
         )
     raise DocumentError(payload)
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """Start a child without the parent's main script. multiprocessing runs ``__main__`` again in
+    each child it starts this way: ``app.py`` would import Gradio for every document read, and a
+    script without an ``if __name__ == "__main__"`` guard would run itself again. The child needs
+    only this module, so for the moment of the start ``__main__`` is an empty module."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _read_in_child(sender, path, name, title, source, max_bytes, limits: DocumentLimits, chunking) -> None:
