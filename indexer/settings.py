@@ -43,8 +43,7 @@ _ENV = {
     "uri": "QUOTEBOT_MILVUS_URI",
     "index_type": "QUOTEBOT_INDEX_TYPE",
     "k": "QUOTEBOT_K",
-    "min_margin": "QUOTEBOT_MIN_MARGIN",
-    "density_ratio": "QUOTEBOT_DENSITY_RATIO",
+    "min_score": "QUOTEBOT_MIN_SCORE",
     "passage_chars": "QUOTEBOT_QUOTE_CHARS",
     "host": "QUOTEBOT_HOST",
     "port": "QUOTEBOT_PORT",
@@ -71,8 +70,10 @@ class Settings:
     index_type: str = "auto"  # one of indexer.stores.INDEX_TYPES
     k: int = 3  # passages shown per answer
     passage_chars: int = 400  # a quote grows around the matched sentences up to this length
-    min_margin: float = 0.1  # how far above the corpus noise ceiling a passage must score
-    density_ratio: float = 0.64  # ... and at least this share of the corpus's neighbour similarity
+    # The cosine a passage must reach to be shown; under it for all, the bot abstains. A property of
+    # the model (all-MiniLM-L6-v2), chosen leave-one-document-out on the development documents
+    # (docs/quality.md: python -m bench.quality prints the value fitted for a --model).
+    min_score: float = 0.335
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 1000
@@ -165,8 +166,7 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
                 choices=INDEX_TYPES),
     SettingFlag("k", "--k", "passages per answer", "N"),
     SettingFlag("passage_chars", "--quote-chars", "a quote grows around its matched sentences up to this length", "N"),
-    SettingFlag("min_margin", "--min-margin", "how far above the index's noise level a passage must score", "X"),
-    SettingFlag("density_ratio", "--density-ratio", "... and at least this share of the corpus's neighbour similarity", "X"),
+    SettingFlag("min_score", "--min-score", "the cosine a passage must reach to be shown; under it for all, the bot abstains", "X"),
     SettingFlag("host", "--host", "address the page listens on (127.0.0.1: this machine only)", "H"),
     SettingFlag("port", "--port", "port the page listens on", "P"),
     SettingFlag("max_question_chars", "--max-question-chars", "longest question answered", "N"),

@@ -26,6 +26,7 @@ from typing import ContextManager, Iterable, Sequence
 import numpy as np
 
 from ..chunking import Chunk
+from ..document import PageStarts
 
 __all__ = [
     "FORMAT_VERSION",
@@ -107,6 +108,7 @@ class DocumentRecord:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["pages"] = list(self.pages)
+        data["page_labels"] = list(getattr(self.pages, "labels", ()))  # printed page labels, for citations
         return data
 
     @classmethod
@@ -119,7 +121,7 @@ class DocumentRecord:
             source=data.get("source", data["name"]),
             n_chunks=int(data.get("n_chunks", 0)),
             indexed_at=data.get("indexed_at", ""),
-            pages=tuple(int(p) for p in data.get("pages", ())),
+            pages=PageStarts(data.get("pages", ()), data.get("page_labels", ())),
         )
 
 
