@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .embedding import DEFAULT_MODEL
+from .embedding import DEFAULT_BACKEND, DEFAULT_MODEL
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -45,7 +45,7 @@ class Settings:
     index_dir: Path = PROJECT_ROOT / "index"
     model: str = DEFAULT_MODEL
     device: str | None = None  # None: CUDA when present, else CPU
-    backend: str = "torch"  # how the model runs: torch, or on the CPU onnx / onnx-int8 (pip install -e .[onnx])
+    backend: str = DEFAULT_BACKEND  # how the model runs: onnx-int8 (CPU, the fast default), onnx, or torch (needed for CUDA)
     store: str = "faiss"  # or "milvus"
     uri: str | None = None  # Milvus: a local file (Milvus Lite) or http://host:19530
     index_type: str = "auto"  # auto, flat, hnsw, ivf-sq8, ivf-pq

@@ -118,7 +118,7 @@ def test_backend_is_configured_by_flag_or_environment_and_reaches_the_embedder(t
     with pytest.raises(SystemExit):
         bot_parser().parse_args(["ask", "why?", "--backend", "tensorrt"])
     assert Settings.from_env(env={"QUOTEBOT_BACKEND": "onnx"}).backend == "onnx"
-    assert Settings.from_env(env={}).backend == "torch"
+    assert Settings.from_env(env={}).backend == "onnx-int8"  # the fast path is the default
     # an index made under the default model's name, so that Bot.load accepts it without loading any model
     build_corpus(small_corpus, FaissStore(tmp_path / "index"), FakeEmbedder(name="all-MiniLM-L6-v2"))
     bot = Bot.load(Settings.from_env(env={}, index_dir=tmp_path / "index", backend="onnx-int8"))
