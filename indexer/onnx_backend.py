@@ -140,10 +140,14 @@ class OnnxEncoder:
 
     Thread-safe without a lock: ONNX Runtime sessions may be run from several
     threads at once, and the tokenizer is only read after it is set up.
-    ``workers`` is how many batches bulk encoding runs at once (default: every core).
+    ``workers`` is how many batches bulk encoding runs at once (default: every core);
+    ``threads_per_call`` is ONNX Runtime's intra-op threads per batch (1; ``None``:
+    its own default, every core, which the benchmark compares under load).
     """
 
-    def __init__(self, model_dir: Path, cache_dir: Path, *, quantized: bool, workers: int | None = None) -> None:
+    def __init__(
+        self, model_dir: Path, cache_dir: Path, *, quantized: bool, workers: int | None = None, threads_per_call: int | None = 1
+    ) -> None:
         ort = _require_onnxruntime()
         model_dir = Path(model_dir)
         self.path = exported_model(model_dir, cache_dir, quantized=quantized)
@@ -151,7 +155,8 @@ class OnnxEncoder:
         self.tokenizer = load_tokenizer(model_dir, self.max_length)
         self.workers = max(1, workers or os.cpu_count() or 1)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # see the module's docstring: steady under load
+        if threads_per_call:
+            options.intra_op_num_threads = threads_per_call  # 1: see the module's docstring, steady under load
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
