@@ -36,7 +36,7 @@ from bot.bot import Bot, open_settings_store
 from indexer.loaders import LOADERS, DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
-from indexer.store import DocumentRecord, IndexError_
+from indexer.stores import DocumentRecord, IndexError_
 
 __all__ = [
     "build_app",
@@ -1184,7 +1184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if off and not settings.read_only:
             log.warning(off)
         settings = replace(settings, read_only=off is not None)
-        embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
+        embedder = Embedder.from_settings(settings)
         store = open_settings_store(settings)
         print(update_index(store, embedder, settings), flush=True)
         bot = Bot.load(settings, embedder=embedder, store=store)  # the store just brought up to date: read once

@@ -233,7 +233,7 @@ def build_eval_indexes(folder: Path, log=print) -> dict[str, Path]:
     """Index both evaluation corpora with the PyTorch model (what the backends are scored against)."""
     from indexer.build import build_corpus
     from indexer.embedding import Embedder
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
 
     embedder = Embedder(device="cpu")
     out = {}

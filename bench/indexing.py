@@ -61,7 +61,7 @@ def measure_indexing(embedder, corpus_dir: Path, *, rounds: int = 2, log=print) 
     import indexer.build as build_module
     from indexer.build import load_corpus_documents, sync_documents
     from indexer.chunking import ChunkingSettings, chunk_text
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
 
     documents, errors = load_corpus_documents(corpus_dir)
     if errors:

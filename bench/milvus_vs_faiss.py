@@ -117,7 +117,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def synthetic_documents(vectors: np.ndarray) -> list:
     """Documents of ``PER_DOC`` passages; passage ``i`` reads ``synthetic passage {i:09d}.``."""
     from indexer.chunking import Chunk
-    from indexer.store import DocumentRecord, NewDocument
+    from indexer.stores import DocumentRecord, NewDocument
 
     docs = []
     step = TEXT_WIDTH + 1
@@ -147,8 +147,8 @@ def measure(
 ) -> Result:
     """One build and query run. With ``server_uri`` the Milvus run goes to that server, into
     collections named ``quotebot_bench_*`` that are dropped before and after."""
-    from indexer.milvus_store import MilvusStore
-    from indexer.store import Manifest, open_store
+    from indexer.stores.milvus import MilvusStore
+    from indexer.stores import Manifest, open_store
 
     vectors = synthetic_vectors(n)
     qs = query_vectors(vectors, queries)

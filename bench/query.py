@@ -122,13 +122,13 @@ def profile_ask(bot, questions: Sequence[str]) -> tuple[dict[str, float], dict[s
     """
     timer = StageTimer()
     lexical = bot.retriever.lexical()
-    timer.wrap(bot, "ask", "ask: cleaning, thresholds, passage selection")
+    timer.wrap(bot, "ask", "ask: cleaning, thresholds, answer composition")
     timer.wrap(bot.embedder, "encode", "model: encode")
     timer.wrap(bot.store, "search", "dense search (store.search)")
     if lexical is not None:
         timer.wrap(lexical, "scores", "lexical: BM25 scores")
     timer.wrap(bot.retriever, "retrieve", "retrieve: fusion of dense and BM25")
-    timer.wrap(bot, "_passage", "passages: highlight, text, location")
+    timer.wrap(bot, "_sentence_scores", "sentence vectors for the highlight")
     timer.wrap(bot, "suggest", "suggestions (abstentions only)")
     per_question: list[dict[str, float]] = []
     calls: dict[str, int] = {}

@@ -109,7 +109,7 @@ def _single_query_latency(index, queries: np.ndarray, k: int, threads: int = 1) 
 _PROBE = r"""
 import json, sys, faiss
 sys.path.insert(0, sys.argv[3])
-from indexer.faiss_store import faiss_read_flags
+from indexer.stores.faiss import faiss_read_flags
 def rss():
     import os
     with open('/proc/self/statm') as h:
@@ -165,7 +165,7 @@ def measure_scale(
     """Build every index type at every size and measure it; one row per (size, type, knob value)."""
     import faiss
 
-    from indexer.faiss_store import build_faiss_index
+    from indexer.stores.faiss import build_faiss_index
 
     sweep = sweep or DEFAULT_SWEEP
     rows: list[ScaleRow] = []

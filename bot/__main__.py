@@ -10,7 +10,7 @@ from pathlib import Path
 from indexer.embedding import BACKENDS, ModelNotFound
 from indexer.onnx_backend import OnnxBackendError
 from indexer.settings import Settings
-from indexer.store import IndexError_
+from indexer.stores import IndexError_
 
 from .answer import Answer
 from .bot import Bot

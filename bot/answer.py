@@ -6,18 +6,35 @@ Everything a passage quotes is a slice of the stored document text; the
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from indexer.calibration import Calibration
 from indexer.chunking import Chunk, Sentence
+from indexer.store import IndexMismatch
 
 from .retrieval import Candidate
 
-__all__ = ["ABSTAIN_MESSAGE", "Highlight", "Passage", "Answer", "select_passages", "expand_span", "is_near_duplicate", "relevance_label"]
+__all__ = [
+    "ABSTAIN_MESSAGE",
+    "Highlight",
+    "Passage",
+    "Answer",
+    "SourceText",
+    "Threshold",
+    "compose",
+    "continues",
+    "join",
+    "select_passages",
+    "expand_span",
+    "is_near_duplicate",
+    "relevance_label",
+]
 
 ABSTAIN_MESSAGE = "The source text doesn't cover this."
 
@@ -62,6 +79,181 @@ class Answer:
         data["passages"] = [asdict(p) for p in self.passages]
         data["suggestions"] = list(self.suggestions)
         return data
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """One document as composition needs it: the stored text quotes are cut from, its sentences
+    (in text order), and how a reader finds it."""
+
+    text: str
+    sentences: Sequence[Sentence]
+    source: str  # path of the original file, relative to the project root
+    title: str
+    pages: Sequence[int] = ()  # offsets where pages start (paged formats)
+    format: str = "txt"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """When to answer at all (``value``) and which further passages to show (``floor``).
+
+    ``value`` is the stricter bar: the noise ceiling plus a margin, or a share of the
+    corpus's neighbour density when the corpus had enough sentences to measure it.
+    """
+
+    noise: float  # the corpus's noise ceiling (95th percentile of unrelated questions' best scores)
+    margin: float
+    density: float | None  # neighbour_p10 of the corpus, when it had enough sentences
+    density_ratio: float
+
+    @classmethod
+    def of(cls, calibration: Calibration, margin: float, density_ratio: float) -> "Threshold":
+        return cls(calibration.noise_p95, margin, calibration.neighbour_p10, density_ratio)
+
+    @property
+    def floor(self) -> float:
+        return self.noise + self.margin
+
+    @property
+    def value(self) -> float:
+        return max(self.floor, self.density_ratio * self.density) if self.density else self.floor
+
+
+def compose(
+    question: str,
+    candidates: Sequence[Candidate],
+    documents: Mapping[str, SourceText],
+    threshold: Threshold,
+    *,
+    k: int,
+    passage_chars: int,
+    sentence_scores: Mapping[str, float],
+    searched_as: str = "",
+    notice: str = "",
+) -> Answer:
+    """Ranked candidates -> the answer a reader sees: up to ``k`` passages, or an abstention.
+
+    ``candidates`` are best first; ``documents`` maps each candidate's document name to its
+    text (it may load lazily: only the documents of shown passages are read);
+    ``sentence_scores`` holds the cosine to the question of every sentence that has a vector
+    of its own (by chunk id, ``doc:start-end``), to pick the sentence a passage emphasises.
+    An abstaining answer carries no suggestions: offering other questions is the caller's job.
+    """
+    if not candidates or max(c.dense for c in candidates) < threshold.value:
+        return Answer(question, True, ABSTAIN_MESSAGE, notice=notice, searched_as=searched_as)
+    # The bar for answering at all is the stricter one; further passages need only beat the noise.
+    # A few more than k, to fill the places of passages that join one already shown.
+    pool = [c for c in select_passages(candidates, 2 * k + 2) if c.dense >= threshold.floor or c is candidates[0]]
+    # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
+    # in the context it grew into, not only in the window that matched.
+    single = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
+    passages: list[Passage] = []
+    chosen, remaining = pool[:k], pool[k:]
+    while chosen:
+        for cand in chosen:
+            # Grow into neither a passage already shown nor the match of one still to come.
+            taken = [(p.start, p.end) for p in passages if p.document == cand.chunk.doc] + [
+                (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
+            ]
+            doc = documents[cand.chunk.doc]
+            new = _passage(cand, doc, threshold, taken, single, sentence_scores, passage_chars)
+            passages = _add_passage(passages, new, documents, passage_chars)
+        # Passages grew without knowing the remaining candidates: skip any whose match is already shown.
+        remaining = [c for c in remaining if not any(_shown_in(c.chunk, p) for p in passages)]
+        free = max(0, k - len(passages))
+        chosen, remaining = remaining[:free], remaining[free:]
+    return Answer(question, False, "", tuple(passages), notice=notice, searched_as=searched_as)
+
+
+def _shown_in(chunk: Chunk, passage: Passage) -> bool:
+    return chunk.doc == passage.document and chunk.start < passage.end and passage.start < chunk.end
+
+
+def _window_scores(chunk: Chunk, sentence_scores: Mapping[str, float]) -> np.ndarray:
+    """Cosine of each sentence of a multi-sentence window; all zero unless every one has a vector."""
+    ids = [f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences]
+    if len(ids) > 1 and all(i in sentence_scores for i in ids):
+        return np.array([sentence_scores[i] for i in ids], dtype=np.float32)
+    return np.zeros(len(ids) if len(ids) > 1 else 1, dtype=np.float32)
+
+
+def _passage(
+    cand: Candidate,
+    doc: SourceText,
+    threshold: Threshold,
+    taken: list[tuple[int, int]],
+    single: Mapping[str, float],
+    sentence_scores: Mapping[str, float],
+    passage_chars: int,
+) -> Passage:
+    chunk = cand.chunk
+    scores = _window_scores(chunk, sentence_scores)
+    highlight = best_sentence(chunk, scores)
+    best = float(np.max(scores)) if len(chunk.sentences) > 1 else single.get(chunk.id, cand.dense)
+    start, end = expand_span(doc.sentences, chunk.start, chunk.end, passage_chars, taken)
+    for s in doc.sentences:  # a sentence of the grown context that matches the question better
+        if start <= s.start and s.end <= end and single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
+            best = single[f"{chunk.doc}:{s.start}-{s.end}"]
+            highlight = Highlight(s.start, s.end, doc.text[s.start : s.end])
+    if doc.text[chunk.start : chunk.end] != chunk.text:
+        raise IndexMismatch(f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build")
+    return Passage(
+        text=doc.text[start:end],
+        source=doc.source,
+        document=chunk.doc,
+        title=doc.title,
+        start=start,
+        end=end,
+        score=round(cand.score, 4),
+        relevance=relevance_label(cand.dense - threshold.noise),
+        best_sentence=highlight,
+        location=location_of(doc.text, chunk, start, doc.pages, doc.format),
+        heading=chunk.heading,
+    )
+
+
+def _add_passage(passages: list[Passage], new: Passage, documents: Mapping[str, SourceText], max_chars: int) -> list[Passage]:
+    """Append ``new``, or join it to a passage it continues (one list or paragraph cut in two
+    quotes reads as one); a joined passage may then close the gap to another one. A joined
+    passage takes the place, score and emphasis of its better-ranked part."""
+    passages, rank = list(passages), len(passages)
+    doc = documents[new.document]
+    while True:
+        joined = next((i for i, p in enumerate(passages) if continues(p, new, doc, max_chars)), None)
+        if joined is None:
+            passages.insert(rank, new)
+            return passages
+        other = passages.pop(joined)
+        if joined < rank:  # the passage shown before is the better-ranked part
+            new, rank = join(other, new, doc), joined
+        else:
+            new = join(new, other, doc)
+
+
+def continues(shown: Passage, new: Passage, doc: SourceText, max_chars: int) -> bool:
+    """``new`` picks up right where ``shown`` ends (or ends where it starts) in the same paragraph
+    of ``doc`` and the source did not cut the text between them, and the two together are still
+    a quote (at most ``2 * max_chars``)."""
+    if shown.document != new.document or new.end - new.start + shown.end - shown.start > 2 * max_chars:
+        return False
+    first, second = (shown, new) if shown.start < new.start else (new, shown)
+    text, sentences = doc.text, doc.sentences
+    if text[first.end : second.start].strip():
+        return False
+    i = bisect.bisect_left(sentences, second.start, key=lambda s: s.start)  # sentences are in text order
+    if not 0 < i < len(sentences) or sentences[i].start != second.start or sentences[i - 1].end != first.end:
+        return False
+    last, after = sentences[i - 1], sentences[i]
+    return last.block == after.block and not last.truncated_end and not after.truncated_start
+
+
+def join(shown: Passage, new: Passage, doc: SourceText) -> Passage:
+    """One passage from two that touch in ``doc``; the better-ranked one (``shown``) keeps its
+    score and emphasis."""
+    start, end = min(shown.start, new.start), max(shown.end, new.end)
+    location = shown.location if shown.start <= new.start else new.location
+    return replace(shown, text=doc.text[start:end], start=start, end=end, location=location)
 
 
 _WORDS = re.compile(r"\w+")

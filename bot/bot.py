@@ -7,35 +7,26 @@ questions get an abstaining ``Answer`` with a message that says why.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from indexer.chunking import Chunk, ChunkingSettings, Sentence, split_sentences
+from indexer.calibration import Calibration
+from indexer.chunking import ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
 from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
 from indexer.torch_search import search_device_for
 
-from .answer import (
-    ABSTAIN_MESSAGE,
-    Answer,
-    Highlight,
-    Passage,
-    best_sentence,
-    expand_span,
-    location_of,
-    relevance_label,
-    select_passages,
-)
+from .answer import Answer, SourceText, Threshold, compose
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
@@ -52,22 +43,6 @@ def clean_question(question: object) -> str:
     return " ".join(text.split())
 
 
-@dataclass(frozen=True)
-class _Threshold:
-    noise: float
-    margin: float
-    density: float | None  # neighbour_p10 of the corpus, when it had enough sentences
-    density_ratio: float
-
-    @property
-    def floor(self) -> float:
-        return self.noise + self.margin
-
-    @property
-    def value(self) -> float:
-        return max(self.floor, self.density_ratio * self.density) if self.density else self.floor
-
-
 def open_settings_store(settings: Settings) -> VectorStore:
     """The store the settings name, searching on the GPU when the model runs there."""
     return open_store(
@@ -79,8 +54,20 @@ def open_settings_store(settings: Settings) -> VectorStore:
     )
 
 
-def _shown_in(chunk: Chunk, passage: Passage) -> bool:
-    return chunk.doc == passage.document and chunk.start < passage.end and passage.start < chunk.end
+class _Documents(Mapping):
+    """The bot's documents as composition reads them, loaded (and cached by the bot) on first use."""
+
+    def __init__(self, bot: "Bot") -> None:
+        self._bot = bot
+
+    def __getitem__(self, name: str) -> SourceText:
+        return self._bot._source(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bot.manifest.documents)
+
+    def __len__(self) -> int:
+        return len(self._bot.manifest.documents)
 
 
 class Bot:
@@ -164,15 +151,9 @@ class Bot:
     def manifest(self) -> Manifest:
         return self._manifest or self.check_index()
 
-    def _threshold(self) -> _Threshold:
-        calibration = self.manifest.calibration
-        density = calibration.get("neighbour_p10")
-        return _Threshold(
-            float(calibration.get("noise_p95", 0.25)),
-            self.settings.min_margin,
-            float(density) if density is not None else None,
-            self.settings.density_ratio,
-        )
+    def _threshold(self) -> Threshold:
+        calibration = Calibration.from_dict(self.manifest.calibration)
+        return Threshold.of(calibration, self.settings.min_margin, self.settings.density_ratio)
 
     # ---- answering -----------------------------------------------------------------------
 
@@ -209,30 +190,39 @@ class Bot:
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector)
-        threshold = self._threshold()
-        if not candidates or max(c.dense for c in candidates) < threshold.value:
-            suggestions = self.suggest(vector, asked=[text, *earlier])
-            return Answer(text, True, ABSTAIN_MESSAGE, notice=notice, suggestions=suggestions, searched_as=searched)
-        # The bar for answering at all is the stricter one; further passages need only beat the noise.
-        # A few more than k, to fill the places of passages that join one already shown.
-        pool = [c for c in select_passages(candidates, 2 * k + 2) if c.dense >= threshold.floor or c is candidates[0]]
-        # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
-        # in the context it grew into, not only in the window that matched.
-        sentence_scores = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
-        passages: list[Passage] = []
-        chosen, remaining = pool[:k], pool[k:]
-        while chosen:
-            for cand in chosen:
-                # Grow into neither a passage already shown nor the match of one still to come.
-                taken = [(p.start, p.end) for p in passages if p.document == cand.chunk.doc] + [
-                    (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
-                ]
-                passages = self._add_passage(passages, self._passage(cand, vector, threshold, taken, sentence_scores))
-            # Passages grew without knowing the remaining candidates: skip any whose match is already shown.
-            remaining = [c for c in remaining if not any(_shown_in(c.chunk, p) for p in passages)]
-            free = max(0, k - len(passages))
-            chosen, remaining = remaining[:free], remaining[free:]
-        return Answer(text, False, "", tuple(passages), notice=notice, searched_as=searched)
+        answer = compose(
+            text,
+            candidates,
+            _Documents(self),
+            self._threshold(),
+            k=k,
+            passage_chars=self.settings.passage_chars,
+            sentence_scores=self._sentence_scores(candidates, vector),
+            searched_as=searched,
+            notice=notice,
+        )
+        if answer.abstained:
+            return replace(answer, suggestions=self.suggest(vector, asked=[text, *earlier]))
+        return answer
+
+    def _sentence_scores(self, candidates: Sequence[Candidate], vector: np.ndarray) -> dict[str, float]:
+        """Cosine to the question of each sentence of the candidates' multi-sentence windows that has
+        a vector of its own (questions and fragments have none), read from the store in one call."""
+        windows = [[f"{c.chunk.doc}:{s}-{e}" for s, e in c.chunk.sentences] for c in candidates if len(c.chunk.sentences) > 1]
+        wanted = list(dict.fromkeys(i for ids in windows for i in ids))
+        known = self.retriever.known_ids()
+        if known is not None:
+            wanted = [i for i in wanted if i in known]
+        try:
+            return dict(zip(wanted, (float(v) for v in self.store.get_vectors(wanted) @ vector))) if wanted else {}
+        except KeyError:  # the store changed since the ids were read: one window at a time
+            scores: dict[str, float] = {}
+            for ids in windows:
+                try:
+                    scores.update(zip(ids, (float(v) for v in self.store.get_vectors(ids) @ vector)))
+                except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
+                    continue
+            return scores
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:
         """A document's text and sentences, cached: the passage context is cut from them."""
@@ -248,84 +238,12 @@ class Bot:
                 self._doc_cache[name] = cached
         return cached
 
-    def _passage(
-        self,
-        cand: Candidate,
-        vector: np.ndarray,
-        threshold: _Threshold,
-        taken: list[tuple[int, int]],
-        scored: dict[str, float],
-    ) -> Passage:
-        chunk = cand.chunk
-        record = self.manifest.documents.get(chunk.doc)
-        ids = [f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences]
-        try:
-            sentence_scores = self.store.get_vectors(ids) @ vector if len(ids) > 1 else np.zeros(1)
-        except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
-            sentence_scores = np.zeros(len(ids))
-        highlight: Highlight = best_sentence(chunk, sentence_scores)
-        best = float(np.max(sentence_scores)) if len(ids) > 1 else scored.get(chunk.id, cand.dense)
-        doc_text, sentences = self._document(chunk.doc)
-        start, end = expand_span(sentences, chunk.start, chunk.end, self.settings.passage_chars, taken)
-        for s in sentences:  # a sentence of the grown context that matches the question better
-            if start <= s.start and s.end <= end and scored.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
-                best = scored[f"{chunk.doc}:{s.start}-{s.end}"]
-                highlight = Highlight(s.start, s.end, doc_text[s.start : s.end])
-        if doc_text[chunk.start : chunk.end] != chunk.text:
-            raise IndexMismatch(
-                f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"
-            )
-        return Passage(
-            text=doc_text[start:end],
-            source=record.source if record else chunk.doc,
-            document=chunk.doc,
-            title=record.title if record else chunk.doc,
-            start=start,
-            end=end,
-            score=round(cand.score, 4),
-            relevance=relevance_label(cand.dense - threshold.noise),
-            best_sentence=highlight,
-            location=location_of(doc_text, chunk, start, record.pages if record else (), record.format if record else "txt"),
-            heading=chunk.heading,
-        )
-
-    def _add_passage(self, passages: list[Passage], new: Passage) -> list[Passage]:
-        """Append ``new``, or join it to a passage it continues (one list or paragraph cut in two
-        quotes reads as one); a joined passage may then close the gap to another one. A joined
-        passage takes the place, score and emphasis of its better-ranked part."""
-        passages, rank = list(passages), len(passages)
-        while True:
-            joined = next((i for i, p in enumerate(passages) if self._continues(p, new)), None)
-            if joined is None:
-                passages.insert(rank, new)
-                return passages
-            other = passages.pop(joined)
-            if joined < rank:  # the passage shown before is the better-ranked part
-                new, rank = self._join(other, new), joined
-            else:
-                new = self._join(new, other)
-
-    def _continues(self, shown: Passage, new: Passage) -> bool:
-        """``new`` picks up right where ``shown`` ends (or ends where it starts) in the same paragraph
-        and the source did not cut the text between them, and the two together are still a quote."""
-        if shown.document != new.document or new.end - new.start + shown.end - shown.start > 2 * self.settings.passage_chars:
-            return False
-        first, second = (shown, new) if shown.start < new.start else (new, shown)
-        text, sentences = self._document(shown.document)
-        if text[first.end : second.start].strip():
-            return False
-        i = bisect.bisect_left(sentences, second.start, key=lambda s: s.start)  # sentences are in text order
-        if not 0 < i < len(sentences) or sentences[i].start != second.start or sentences[i - 1].end != first.end:
-            return False
-        last, after = sentences[i - 1], sentences[i]
-        return last.block == after.block and not last.truncated_end and not after.truncated_start
-
-    def _join(self, shown: Passage, new: Passage) -> Passage:
-        """One passage from two that touch; the better-ranked one keeps its score and emphasis."""
-        start, end = min(shown.start, new.start), max(shown.end, new.end)
-        text, _ = self._document(shown.document)
-        location = shown.location if shown.start <= new.start else new.location
-        return replace(shown, text=text[start:end], start=start, end=end, location=location)
+    def _source(self, name: str) -> SourceText:
+        text, sentences = self._document(name)
+        record = self.manifest.documents.get(name)
+        if record is None:
+            return SourceText(text, sentences, source=name, title=name)
+        return SourceText(text, sentences, source=record.source, title=record.title, pages=record.pages, format=record.format)
 
     def suggest(self, vector: np.ndarray, n: int = 3, asked: Sequence[str] = ()) -> tuple[str, ...]:
         """Questions the corpus does answer, nearest to what was asked first, leaving out

@@ -165,6 +165,11 @@ class Retriever:
                 self._lexical = LexicalIndex(self.store.all_chunks())
             return self._lexical
 
+    def known_ids(self) -> dict[str, int] | None:
+        """The ids of every chunk in the store (from the lexical index), or ``None`` when not at hand."""
+        lexical = self.lexical()
+        return lexical.position if lexical is not None else None
+
     def reset(self) -> None:
         """Drop derived state after the store changed (documents added or removed)."""
         with self._lock:

@@ -14,12 +14,12 @@ from .loaders import LOADERS, DocumentError
 from .manage import IndexBusy, add_files, build_index, index_added, index_lock, remove_document
 from .onnx_backend import OnnxBackendError
 from .settings import Settings
-from .store import IndexError_, VectorStore, open_store
+from .stores import INDEX_TYPES, STORES, IndexError_, VectorStore, open_store
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", help="index folder (default: ./index, or $QUOTEBOT_INDEX)")
-    parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
+    parser.add_argument("--store", choices=STORES, help="vector store (default: faiss)")
     parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
     parser.add_argument("--model", help="sentence-transformers model name or path")
     parser.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: torch)")
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     formats = ", ".join(sorted(LOADERS))
     build = sub.add_parser("build", help="index every document in a corpus folder (only what changed)")
     _corpus(build)
-    build.add_argument("--index-type", choices=["auto", "flat", "hnsw", "ivf-sq8", "ivf-pq"], help="FAISS index type")
+    build.add_argument("--index-type", choices=INDEX_TYPES, help="FAISS index type")
     _size_limit(build)
     _common(build)
     add = sub.add_parser("add", help=f"copy documents into the corpus folder and index them ({formats})")
@@ -102,7 +102,7 @@ def _print_report(store: VectorStore, report: BuildReport) -> None:
 
 
 def _build(settings: Settings, store: VectorStore) -> int:
-    embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
+    embedder = Embedder.from_settings(settings)
     with _writing(store):
         report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True)
     if damage:
@@ -124,7 +124,7 @@ def _add(settings: Settings, store: VectorStore, args: argparse.Namespace) -> in
         else:
             print(f"refused {result.message}", file=sys.stderr)
     if any(r.ok for r in results):
-        embedder = Embedder(settings.model, device=settings.device, backend=settings.backend)
+        embedder = Embedder.from_settings(settings)
         with _writing(store):
             report = index_added(store, embedder, [r for r in results if r.ok])
         _print_report(store, report)

@@ -19,7 +19,7 @@ from .chunking import ChunkingSettings, chunk_text
 from .embedding import TextEmbedder
 from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info, load_document
 from .settings import PROJECT_ROOT
-from .store import DocumentRecord, Manifest, NewDocument, VectorStore
+from .stores import DocumentRecord, Manifest, NewDocument, VectorStore
 
 __all__ = ["BuildReport", "load_corpus_documents", "sync_documents", "build_corpus", "remove_documents"]
 
@@ -173,7 +173,7 @@ def sync_documents(
         calibration = old.calibration  # only titles changed: the vectors, and so their statistics, did not
     else:
         sample, single_sentence = _all_vectors_after(store, remove_names, new_docs, dimension)
-        calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence])
+        calibration = calibrate(embedder, sample, sentence_vectors=sample[single_sentence]).to_dict()
     manifest = Manifest(
         model=embedder.name,
         dimension=dimension,
@@ -260,12 +260,5 @@ def remove_documents(store: VectorStore, names: Sequence[str]) -> list[str]:
     if not present:
         return []
     records = {n: r for n, r in manifest.documents.items() if n not in present}
-    updated = Manifest(
-        model=manifest.model,
-        dimension=manifest.dimension,
-        chunking=manifest.chunking,
-        documents=records,
-        calibration=manifest.calibration,
-    )
-    store.apply(remove=present, add=[], manifest=updated)
+    store.apply(remove=present, add=[], manifest=replace(manifest, documents=records))
     return present

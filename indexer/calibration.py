@@ -19,11 +19,44 @@ The bot abstains unless the best passage beats both ``noise_p95 + margin`` and
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+from typing import Mapping
+
 import numpy as np
 
 from .embedding import TextEmbedder
 
-__all__ = ["PROBE_QUESTIONS", "calibrate", "probe_scores"]
+__all__ = ["Calibration", "PROBE_QUESTIONS", "UNCALIBRATED_NOISE", "calibrate", "probe_scores"]
+
+# The noise ceiling assumed for an index whose manifest holds no calibration (built before
+# calibration existed, or by hand): a typical value for all-MiniLM-L6-v2 on a small text.
+UNCALIBRATED_NOISE = 0.25
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What "unrelated" looks like for one index and model; stored in the manifest as a dict."""
+
+    noise_p95: float  # 95th percentile of the probe questions' best scores
+    neighbour_p10: float | None = None  # None: too few sentences to measure the density
+    method: str = "probe-questions-v1"
+    probes: int = 0
+    noise_mean: float = 0.0
+    noise_std: float = 0.0
+    noise_max: float = 0.0
+
+    def to_dict(self) -> dict:
+        """The manifest's form (its keys are the field names)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Calibration":
+        """Read a manifest's calibration; an index without one gets ``UNCALIBRATED_NOISE`` and no density."""
+        if data.get("noise_p95") is None:
+            return cls(noise_p95=UNCALIBRATED_NOISE, method="none")
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
 
 PROBE_QUESTIONS: tuple[str, ...] = (
     "Who won the football world cup in 2014?",
@@ -96,16 +129,15 @@ def neighbour_p10(sentence_vectors: np.ndarray, seed: int = 0) -> float | None:
     return float(np.quantile(similarity.max(axis=1), 0.10))
 
 
-def calibrate(embedder: TextEmbedder, corpus_vectors: np.ndarray, sentence_vectors: np.ndarray | None = None) -> dict:
+def calibrate(embedder: TextEmbedder, corpus_vectors: np.ndarray, sentence_vectors: np.ndarray | None = None) -> Calibration:
     """Noise and density statistics of this corpus for this model, stored in the manifest."""
     scores = probe_scores(embedder, corpus_vectors)
     density = neighbour_p10(sentence_vectors) if sentence_vectors is not None else None
-    return {
-        "method": "probe-questions-v1",
-        "neighbour_p10": None if density is None else round(density, 4),
-        "probes": len(scores),
-        "noise_mean": round(float(scores.mean()), 4),
-        "noise_std": round(float(scores.std()), 4),
-        "noise_p95": round(float(np.quantile(scores, 0.95)), 4),
-        "noise_max": round(float(scores.max()), 4),
-    }
+    return Calibration(
+        noise_p95=round(float(np.quantile(scores, 0.95)), 4),
+        neighbour_p10=None if density is None else round(density, 4),
+        probes=len(scores),
+        noise_mean=round(float(scores.mean()), 4),
+        noise_std=round(float(scores.std()), 4),
+        noise_max=round(float(scores.max()), 4),
+    )

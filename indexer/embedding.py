@@ -234,6 +234,12 @@ class Embedder:
             pin_memory=True,
         )
 
+    @classmethod
+    def from_settings(cls, settings) -> "Embedder":
+        """The embedder a ``Settings`` describes (model, device, backend): the one way the CLIs,
+        the page and the bot make theirs, so that they cannot drift apart."""
+        return cls(settings.model, device=settings.device, backend=settings.backend)
+
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
     """Indices of ``texts`` in batches of similar length, longest first.

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import threading
 import time
 import unicodedata
@@ -34,7 +33,7 @@ from .chunking import ChunkingSettings
 from .embedding import TextEmbedder
 from .fsutil import fsync_dir
 from .loaders import LOADERS, Document, DocumentError, load_corpus_info, load_document, size_text
-from .store import IndexCorrupt, IndexError_, VectorStore
+from .stores import IndexCorrupt, IndexError_, VectorStore
 
 __all__ = [
     "AddResult",
@@ -331,16 +330,8 @@ def discard_damaged_index(store: VectorStore) -> str | None:
             store.document_text(name)
         return None
     except IndexCorrupt as err:
-        index_dir = getattr(store, "index_dir", None)
-        if index_dir is None:
+        if not store.discard():
             raise
-        index_dir = Path(index_dir)
-        (index_dir / "CURRENT").unlink(missing_ok=True)  # first: from here on there is no index, not half of one
-        for path in index_dir.iterdir():
-            if path.is_dir() and (path.name == "texts" or path.name.startswith(("gen-", ".tmp-gen-"))):
-                shutil.rmtree(path)
-        if hasattr(store, "reload"):
-            store.reload()
         return str(err)
 
 
@@ -367,13 +358,14 @@ _HELD = threading.local()  # keys of the locks this thread holds, so that nestin
 def index_lock(store: VectorStore, *, timeout: float | None = None) -> Iterator[None]:
     """Hold the store's writer lock: one change at a time, across threads and processes.
 
-    A FAISS index folder is locked with ``flock`` on ``<index>/.lock`` (released
-    by the kernel if the holder dies, even by ``kill -9``); other stores with a
-    lock per process. A thread may nest it. Raises ``IndexBusy`` after
-    ``timeout`` seconds of waiting (``None``: wait as long as it takes).
+    A store that names a ``lock_file`` (a FAISS index folder: ``<index>/.lock``) is
+    locked with ``flock`` on it (released by the kernel if the holder dies, even by
+    ``kill -9``); other stores with a lock per process, keyed by ``lock_key``. A
+    thread may nest it. Raises ``IndexBusy`` after ``timeout`` seconds of waiting
+    (``None``: wait as long as it takes).
     """
-    index_dir = getattr(store, "index_dir", None)
-    key = str(Path(index_dir).resolve()) if index_dir is not None else f"store-{id(store)}"
+    key = store.lock_key()
+    lock_file = store.lock_file()
     held: set[str] = _HELD.__dict__.setdefault("keys", set())
     if key in held:
         yield
@@ -383,7 +375,7 @@ def index_lock(store: VectorStore, *, timeout: float | None = None) -> Iterator[
     if not thread_lock.acquire(timeout=-1 if timeout is None else timeout):
         raise IndexBusy(f"another change to the index {key} is in progress; try again when it finishes")
     try:
-        with contextlib.nullcontext() if index_dir is None else _file_lock(Path(index_dir), timeout):
+        with contextlib.nullcontext() if lock_file is None else _file_lock(Path(lock_file), timeout):
             held.add(key)
             try:
                 yield
@@ -394,14 +386,15 @@ def index_lock(store: VectorStore, *, timeout: float | None = None) -> Iterator[
 
 
 @contextlib.contextmanager
-def _file_lock(index_dir: Path, timeout: float | None) -> Iterator[None]:
+def _file_lock(lock_file: Path, timeout: float | None) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # not POSIX: the per-process lock is all we have
         yield
         return
+    index_dir = lock_file.parent
     index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "a+b") as handle:
+    with open(lock_file, "a+b") as handle:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:

@@ -48,7 +48,7 @@ class Settings:
     backend: str = DEFAULT_BACKEND  # how the model runs: onnx-int8 (CPU, the fast default), onnx, or torch (needed for CUDA)
     store: str = "faiss"  # or "milvus"
     uri: str | None = None  # Milvus: a local file (Milvus Lite) or http://host:19530
-    index_type: str = "auto"  # auto, flat, hnsw, ivf-sq8, ivf-pq
+    index_type: str = "auto"  # one of indexer.stores.INDEX_TYPES
     k: int = 3  # passages shown per answer
     passage_chars: int = 400  # a quote grows around the matched sentences up to this length
     min_margin: float = 0.1  # how far above the corpus noise ceiling a passage must score

@@ -119,7 +119,7 @@ def serve_in_process(settings, embedder, *, auth: list[tuple[str, str]] | None =
     import app
     from bot.bot import Bot
     from indexer.build import build_corpus
-    from indexer.store import open_store
+    from indexer.stores import open_store
 
     build_corpus(settings.corpus_dir, open_store("faiss", index_dir=settings.index_dir), embedder)
     blocks = app.build_app(Bot.load(settings, embedder=embedder), settings)

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     indexer_args = [a for a in args.indexer_args if a != "--"] if args.indexer_args[:1] == ["--"] else args.indexer_args
 
     import indexer.__main__ as cli
-    import indexer.faiss_store as faiss_store
+    import indexer.stores.faiss as faiss_store
     import indexer.fsutil as fsutil
     from tests.fakes import FakeEmbedder
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fsutil.fsync_dir = fsync_dir
     faiss_store.fsync_dir = fsync_dir
-    cli.Embedder = lambda *a, **k: PausingEmbedder()
+    cli.Embedder.from_settings = staticmethod(lambda settings: PausingEmbedder())
     return cli.main(indexer_args)
 
 

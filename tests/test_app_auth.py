@@ -15,7 +15,7 @@ import app
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
-from indexer.store import open_store
+from indexer.stores import open_store
 from tests.app_server import free_port
 
 pytestmark = pytest.mark.e2e

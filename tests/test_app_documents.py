@@ -17,7 +17,7 @@ import app
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
-from indexer.store import DocumentRecord, open_store
+from indexer.stores import DocumentRecord, open_store
 from tests.fakes import FakeEmbedder
 from tests.html_check import parse
 

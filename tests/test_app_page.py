@@ -15,7 +15,7 @@ import app
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
-from indexer.store import open_store
+from indexer.stores import open_store
 from tests.html_check import parse
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import ABSTAIN_MESSAGE, expand_span, is_near_duplicate, select_passages
+from bot.answer import ABSTAIN_MESSAGE, continues, expand_span, is_near_duplicate, join, select_passages
 from bot.bot import Bot, clean_question
 from bot.retrieval import Candidate, contextualize
 from indexer.build import build_corpus
 from indexer.chunking import Chunk, split_sentences
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
-from indexer.store import IndexMismatch, IndexMissing
+from indexer.stores import IndexMismatch, IndexMissing
 from tests.fakes import FakeEmbedder
 
 
@@ -222,21 +222,22 @@ def _passage_at(bot: Bot, doc: str, start: int, end: int):
 def test_two_quotes_that_touch_in_one_paragraph_are_shown_as_one(bot):
     text, sentences = bot._document("cramps.txt")
     first, second, third = [s for s in sentences if s.block == sentences[0].block][:3]
+    doc, chars = bot._source("cramps.txt"), bot.settings.passage_chars
     shown = _passage_at(bot, "cramps.txt", first.start, first.end)
     touching = _passage_at(bot, "cramps.txt", second.start, third.end)
-    assert bot._continues(shown, touching) and bot._continues(touching, shown)
-    joined = bot._join(shown, touching)
+    assert continues(shown, touching, doc, chars) and continues(touching, shown, doc, chars)
+    joined = join(shown, touching, doc)
     assert (joined.start, joined.end) == (first.start, third.end)
     assert joined.text == text[first.start : third.end] and joined.best_sentence == shown.best_sentence
 
     other_paragraph = next(s for s in sentences if s.block != first.block)
-    assert not bot._continues(shown, _passage_at(bot, "cramps.txt", other_paragraph.start, other_paragraph.end))
-    assert not bot._continues(shown, _passage_at(bot, "cramps.txt", third.start, third.end))  # a gap between them
+    assert not continues(shown, _passage_at(bot, "cramps.txt", other_paragraph.start, other_paragraph.end), doc, chars)
+    assert not continues(shown, _passage_at(bot, "cramps.txt", third.start, third.end), doc, chars)  # a gap between them
 
 
 def test_no_answer_shows_two_passages_that_continue_each_other(bot):
     for question in ["What is a leg cramp?", "What causes cramps?", "How do I relieve a cramp?", "How much sleep?"]:
         passages = bot.ask(question, k=5).passages
         pairs = [(a, b) for i, a in enumerate(passages) for b in passages[i + 1 :]]
-        assert not any(bot._continues(a, b) for a, b in pairs), question
+        assert not any(continues(a, b, bot._source(a.document), bot.settings.passage_chars) for a, b in pairs), question
         assert not any(a.document == b.document and a.start < b.end and b.start < a.end for a, b in pairs), question

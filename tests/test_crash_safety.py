@@ -14,10 +14,10 @@ import pytest
 import indexer.__main__ as cli
 from bot.bot import Bot
 from indexer.build import build_corpus
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.manage import IndexBusy, index_lock
 from indexer.settings import Settings
-from indexer.store import IndexCorrupt, IndexError_
+from indexer.stores import IndexCorrupt, IndexError_
 from tests.fakes import FakeEmbedder
 from tests.slow_build import PAUSE_POINTS
 
@@ -83,7 +83,7 @@ def test_build_killed_midway_leaves_the_old_index_answering(tmp_path, small_corp
     _assert_verbatim(bot, answer)
 
     # The next build (through the CLI, so the lock the killed process held must be free) finishes the job.
-    monkeypatch.setattr(cli, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(cli.Embedder, "from_settings", staticmethod(lambda settings: FakeEmbedder()))
     assert cli.main(["build", "--corpus", str(small_corpus), "--index", str(tmp_path / "index")]) == 0
     bot = _bot(tmp_path, small_corpus)
     assert sorted(bot.manifest.documents) == ["cramps.txt", "sleep.md"]
@@ -176,7 +176,7 @@ def test_build_over_a_damaged_index_rebuilds_it(tmp_path, small_corpus, built_in
     for name, path in files.items():
         if name == which or (which == "text" and name.startswith("texts/")):
             _damage(path, how)
-    monkeypatch.setattr(cli, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(cli.Embedder, "from_settings", staticmethod(lambda settings: FakeEmbedder()))
     assert cli.main(["build", "--corpus", str(small_corpus), "--index", str(built_index)]) == 0
     err = capsys.readouterr().err
     assert "warning: the index is damaged" in err and "building the index again" in err

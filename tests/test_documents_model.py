@@ -6,7 +6,7 @@ import pytest
 
 from bot.bot import Bot
 from indexer.embedding import Embedder
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.manage import add_files, index_added
 from indexer.settings import Settings
 from tests.docfixtures import write_mixed_formats

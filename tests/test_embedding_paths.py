@@ -109,7 +109,7 @@ def test_backend_is_configured_by_flag_or_environment_and_reaches_the_embedder(t
     from bot.bot import Bot
     from indexer.__main__ import build_parser as indexer_parser
     from indexer.build import build_corpus
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
     from tests.fakes import FakeEmbedder
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import indexer.faiss_store as faiss_store
+import indexer.stores.faiss as faiss_store
 from indexer.build import build_corpus
-from indexer.faiss_store import FaissStore, build_faiss_index, choose_index_type, faiss_read_flags
+from indexer.stores.faiss import FaissStore, build_faiss_index, choose_index_type, faiss_read_flags
 
 faiss = pytest.importorskip("faiss", reason="faiss-cpu is a core dependency; this environment lacks it")
 

@@ -22,13 +22,13 @@ import pytest
 import app
 import indexer.__main__ as cli
 import indexer.embedding as embedding
-import indexer.faiss_store as faiss_store
+import indexer.stores.faiss as faiss_store
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.embedding import Embedder, ModelNotFound, resolve_model
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
-from indexer.store import IndexMismatch, IndexMissing
+from indexer.stores import IndexMismatch, IndexMissing
 from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
@@ -99,15 +99,15 @@ def test_index_damaged_while_running_keeps_serving_the_loaded_generation(index, 
 
 def test_a_change_committed_between_search_and_read_is_answered_once_more(index, small_corpus, monkeypatch):
     bot = _bot(index, small_corpus)
-    real, failures = bot._passage, []
+    real, failures = bot._source, []
 
-    def passage_of_a_replaced_document(*args, **kwargs):
+    def text_of_a_replaced_document(*args, **kwargs):
         if not failures:  # the first read finds the document replaced under the search's chunk
             failures.append(1)
             raise IndexMismatch("the stored text of cramps.txt no longer matches its chunks")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bot, "_passage", passage_of_a_replaced_document)
+    monkeypatch.setattr(bot, "_source", text_of_a_replaced_document)
     answer = bot.ask(CRAMP)
     assert failures and not answer.abstained and answer.passages
 
@@ -209,7 +209,7 @@ def test_full_disk_during_a_build_leaves_the_previous_index_answering(index, sma
     live = (index / "CURRENT").read_text()
     answer_before = _spans(_bot(index, small_corpus).ask(CRAMP))
     (small_corpus / "magnesium.txt").write_text("Magnesium helps some people with cramps at night.\n", encoding="utf-8")
-    monkeypatch.setattr(cli, "Embedder", lambda *args, **kwargs: FakeEmbedder())
+    monkeypatch.setattr(cli.Embedder, "from_settings", staticmethod(lambda settings: FakeEmbedder()))
     with monkeypatch.context() as patched:
         _fill_disk_at(patched, where)
         code = cli.main(["build", "--corpus", str(small_corpus), "--index", str(index)])

@@ -8,7 +8,7 @@ from bot.bot import Bot
 from indexer.build import build_corpus, sync_documents
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import ChunkingSettings, chunk_text
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
 from tests.docfixtures import write_mixed_formats
 from tests.fakes import FakeEmbedder

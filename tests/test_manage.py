@@ -12,7 +12,7 @@ import pytest
 import indexer.__main__ as cli
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import ChunkingSettings, chunk_text
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document, safe_name
 from tests.docfixtures import HTML_PAGE, make_docx, make_pdf
@@ -229,7 +229,7 @@ def test_index_lock_nests_in_a_thread_and_excludes_other_threads(tmp_path):
 @pytest.fixture
 def fake_cli(monkeypatch) -> FakeEmbedder:
     embedder = FakeEmbedder()
-    monkeypatch.setattr(cli, "Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr(cli.Embedder, "from_settings", staticmethod(lambda settings: embedder))
     return embedder
 
 

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.chunking import ChunkingSettings, chunk_text, split_blocks, split_sentences
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
 from tests.fakes import FakeEmbedder
 

@@ -254,7 +254,7 @@ class _Tags(HTMLParser):
 @pytest.mark.parametrize("question", ["<script>alert('x')</script> leg cramp", "leg cramp <img src=x onerror=alert(1)>"])
 def test_markup_in_a_question_is_shown_as_text(tmp_path, small_corpus, question):
     from indexer.build import build_corpus
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
 
     build_corpus(small_corpus, FaissStore(tmp_path / "index"), FakeEmbedder())
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb.jsonl")

@@ -19,9 +19,9 @@ from bot.bot import Bot
 from indexer.build import build_corpus, load_corpus_documents
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import Chunk
-from indexer.faiss_store import FaissStore, choose_index_type
-from indexer.milvus_store import MilvusStore, MilvusStoreError, _split
-from indexer.store import DocumentRecord, IndexMismatch, Manifest, NewDocument, VectorStore
+from indexer.stores.faiss import FaissStore, choose_index_type
+from indexer.stores.milvus import MilvusStore, MilvusStoreError, _split
+from indexer.stores import DocumentRecord, IndexMismatch, Manifest, NewDocument, VectorStore
 from tests.conftest import BUNDLED_CORPUS, PROJECT_ROOT
 from tests.fakes import FakeEmbedder
 
@@ -171,8 +171,8 @@ def test_index_type_follows_collection_size(make_store, small_corpus: Path, monk
     store = make_store()
     build_corpus(small_corpus, store, FakeEmbedder())
     assert store.read_manifest().index_type == "flat"
-    monkeypatch.setattr("indexer.faiss_store.EXACT_BELOW", store.count() + 1)
-    monkeypatch.setattr("indexer.milvus_store.EXACT_BELOW", store.count() + 1)
+    monkeypatch.setattr("indexer.stores.faiss.EXACT_BELOW", store.count() + 1)
+    monkeypatch.setattr("indexer.stores.milvus.EXACT_BELOW", store.count() + 1)
     (small_corpus / "more.txt").write_text("Magnesium rich foods include nuts and spinach. Bananas add potassium.\n", encoding="utf-8")
     build_corpus(small_corpus, store, FakeEmbedder())
     approximate = choose_index_type(store.count() + 1) if make_store.kind == "faiss" else "hnsw"

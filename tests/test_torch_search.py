@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.build import build_corpus
-from indexer.faiss_store import FaissStore
+from indexer.stores.faiss import FaissStore
 from indexer.torch_search import TorchExactSearch, search_device_for
 from tests.fakes import FakeEmbedder
 

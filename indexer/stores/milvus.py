@@ -51,15 +51,15 @@ import re
 import threading
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from .chunking import Chunk
-from .store import (
+from ..chunking import Chunk
+from .base import (
     FORMAT_VERSION,
     HNSW_EF_SEARCH,
     IVF_NPROBE,
@@ -72,6 +72,7 @@ from .store import (
     NewDocument,
     UnknownDocument,
     VectorStore,
+    check_index_type,
     rank_hits,
     text_key,
 )
@@ -92,7 +93,7 @@ _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "b
 
 
 # Exact search below this many rows, HNSW above: Milvus's own trade-off, measured in docs/scale-out.md
-# (FAISS switches earlier, to IVF-SQ8, see faiss_store.EXACT_BELOW).
+# (FAISS switches earlier, to IVF-SQ8, see stores.faiss.EXACT_BELOW).
 EXACT_BELOW = 100_000
 
 
@@ -143,8 +144,7 @@ class MilvusStore(VectorStore):
             raise ValueError("the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)")
         if not _COLLECTION_NAME.match(collection):
             raise ValueError(f"collection name {collection!r} must be letters, digits and underscores, not starting with a digit")
-        if index_type not in ("auto", "flat", "hnsw", "ivf-sq8", "ivf-pq"):
-            raise ValueError(f"unknown index type {index_type!r}: use auto, flat, hnsw, ivf-sq8 or ivf-pq")
+        check_index_type(index_type)
         self.local = is_local_uri(uri)
         if self.local and not uri.endswith(".db"):
             raise ValueError(f"a Milvus Lite database is a local path ending in .db (e.g. index/milvus.db), not {uri!r}")
@@ -505,14 +505,7 @@ class MilvusStore(VectorStore):
                     for start in range(0, len(rows), INSERT_BATCH):
                         client.insert(target, rows[start : start + INSERT_BATCH])
                 doc_gens = kept | {doc.record.name: gen for doc in add}
-                final = Manifest(
-                    model=manifest.model,
-                    dimension=dim,
-                    chunking=manifest.chunking,
-                    documents=manifest.documents,
-                    calibration=manifest.calibration,
-                    index_type=index_type,
-                )
+                final = replace(manifest, dimension=dim, index_type=index_type, format_version=FORMAT_VERSION)
                 payload = json.dumps(
                     {"manifest": final.to_dict(), "doc_gens": doc_gens, "texts": texts}, ensure_ascii=False
                 )
@@ -659,7 +652,8 @@ def _milvus_index(index_type: str, n: int, dim: int) -> tuple[str, dict]:
     if index_type == "ivf-pq":
         m = next(m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
         return "IVF_PQ", {"nlist": nlist, "m": m, "nbits": 8}
-    raise ValueError(f"unknown index type {index_type!r}: use auto, flat, hnsw, ivf-sq8 or ivf-pq")
+    check_index_type(index_type)
+    raise ValueError(f"index type {index_type!r} is chosen by size; pass flat, hnsw, ivf-sq8 or ivf-pq")
 
 
 def _check_document(doc: NewDocument, dim: int) -> None:

@@ -1,0 +1,465 @@
+"""The default store: a FAISS index and plain files in one local folder.
+
+Layout of an index folder::
+
+    CURRENT                 name of the live generation, replaced atomically
+    gen-000007/
+        manifest.json       model, dimension, chunking, documents, calibration, file sizes
+        chunks.jsonl        one chunk per line, row i <-> vector i
+        vectors.npy         float32 (n, dimension), the source of truth for rebuilds
+        index.faiss         the search structure built from vectors.npy
+    texts/<sha256>.txt      the exact text of each document, content-addressed
+
+Every change writes a whole new generation beside the live one and then flips
+``CURRENT``: a crash or ``kill -9`` at any moment leaves the old generation
+live and loadable. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..chunking import Chunk
+from ..fsutil import fsync_dir, write_atomic
+from .base import (
+    FORMAT_VERSION,
+    HNSW_EF_SEARCH,
+    INDEX_TYPES,
+    IVF_NPROBE,
+    TIE_SLACK,
+    Hit,
+    IndexCorrupt,
+    IndexError_,
+    IndexMissing,
+    Manifest,
+    NewDocument,
+    UnknownDocument,
+    VectorStore,
+    check_index_type,
+    rank_hits,
+    text_key,
+)
+
+__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "EXACT_BELOW"]
+
+# Below this many vectors exact search is both fast enough and exact: its median single-query time
+# reaches 5 ms at about 60k passages on the reference CPU (docs/performance.md).
+EXACT_BELOW = 50_000
+# Above it, IVF with 8-bit scalar quantisation: recall@10 0.99 at 1M passages in 0.4 ms, 400 bytes each.
+APPROXIMATE = "ivf-sq8"
+# Indexes at least this large (in bytes) are memory-mapped on load rather than read into RAM.
+MMAP_ABOVE_BYTES = 256 * 1024 * 1024
+# Characters of document text kept in memory for quoting (every answer reads 1 to 10 documents).
+TEXT_CACHE_CHARS = 50_000_000
+REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
+_GEN_NAME = re.compile(r"gen-\d{6,}")
+log = logging.getLogger("quotebot.index")
+
+
+def faiss_read_flags(file_bytes: int) -> int:
+    """``faiss.read_index`` flags for an index file of this size: memory-mapped above ``MMAP_ABOVE_BYTES``.
+
+    ``IO_FLAG_MMAP_IFC`` (recent FAISS, e.g. 1.15) maps the vectors of flat and HNSW indexes
+    and the lists of IVF ones straight from the file; the older ``IO_FLAG_MMAP``
+    maps IVF lists only and silently reads flat and HNSW indexes into RAM
+    (docs/performance.md has the measurement). Mapped indexes are read-only,
+    which suits the store: every change builds a new index.
+    """
+    import faiss
+
+    if file_bytes <= MMAP_ABOVE_BYTES:
+        return 0
+    mmap = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP)
+    return mmap | faiss.IO_FLAG_READ_ONLY
+
+
+def choose_index_type(n: int, requested: str = "auto") -> str:
+    if requested != "auto":
+        return requested
+    return "flat" if n < EXACT_BELOW else APPROXIMATE
+
+
+def build_faiss_index(vectors: np.ndarray, index_type: str):
+    """A FAISS inner-product index over unit vectors, of the given type.
+
+    ``flat`` is exact; ``hnsw`` is a graph (fast, ~1.2x the vectors' memory);
+    ``ivf-sq8`` and ``ivf-pq`` cluster and compress (least memory, need training).
+    ``ivf-pq`` (48 bytes a vector) alone finds only about half of the true top 10
+    on our benchmark: use it only where memory matters more than recall.
+    """
+    import faiss
+
+    n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
+    if index_type == "flat" or n == 0:
+        index = faiss.IndexFlatIP(dim or 1)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    elif index_type in ("ivf-sq8", "ivf-pq"):
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
+        quantizer = faiss.IndexFlatIP(dim)
+        if index_type == "ivf-sq8":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        else:
+            m = next(m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors if n <= 100_000 else vectors[np.random.default_rng(0).choice(n, 100_000, replace=False)]
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        index.nprobe = max(1, min(nlist, IVF_NPROBE))
+    else:
+        check_index_type(index_type)
+        raise ValueError(f"index type {index_type!r} is chosen by size; pass one of {', '.join(INDEX_TYPES[1:])}")
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+@dataclass
+class _Generation:
+    manifest: Manifest
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    index: object
+    row_of: dict[str, int]
+    by_doc: dict[str, list[Chunk]] | None = None  # built on first use
+    verified: set[str] = field(default_factory=set)  # documents whose stored text matched their chunks
+    exact: object | None = None  # TorchExactSearch over the vectors, when searching on a GPU
+
+
+class FaissStore(VectorStore):
+    """Index folder on local disk. Loads lazily; every ``apply`` is a new generation."""
+
+    def __init__(self, index_dir: Path, *, index_type: str = "auto", search_device: str | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.index_type = index_type
+        # None: FAISS on the CPU. "cuda": exact search on the GPU (indexer.torch_search), the
+        # FAISS files still written and kept for CPU machines; "cpu" runs that path on the CPU (tests).
+        self.search_device = search_device
+        self._gen: _Generation | None = None
+        self._gen_name: str | None = None
+        self._problem: str | None = None  # the last read failure logged, so it is logged once
+        self._lock = threading.RLock()
+        self._pointer_stamp: tuple[int, int, int] | None = None  # (inode, mtime, size) of CURRENT when last read
+        self._pointer_name: str | None = None
+        # Document texts by content hash: a text file never changes, so the cache never goes stale.
+        self._texts: dict[str, str] = {}
+
+    def describe(self) -> str:
+        return f"FAISS index at {self.index_dir}"
+
+    def rebuild_command(self) -> str:
+        return f"python -m indexer build --index {self.index_dir}"
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _current_name(self) -> str | None:
+        """The live generation's name. Every call checks the pointer, so a change by another process is
+        seen at once; the file is read again only when its identity changed (it is replaced, never edited)."""
+        pointer = self.index_dir / "CURRENT"
+        try:
+            st = os.stat(pointer)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp == self._pointer_stamp and self._pointer_name is not None:
+                return self._pointer_name
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            name = ""
+        except OSError as err:
+            raise IndexCorrupt(f"cannot read {pointer} ({err}); {self._hint()}") from err
+        if not _GEN_NAME.fullmatch(name):
+            raise IndexCorrupt(f"the index pointer {pointer} is damaged; {self._hint()}")
+        self._pointer_stamp, self._pointer_name = stamp, name
+        return name
+
+    def _hint(self) -> str:
+        return REBUILD_HINT.format(dir=self.index_dir)
+
+    def exists(self) -> bool:
+        return self._current_name() is not None
+
+    def _load(self, *, strict: bool = False) -> _Generation | None:
+        """The live generation, read again whenever ``CURRENT`` names another one.
+
+        When the folder is deleted or damaged underneath a store that already has a
+        generation loaded, readers keep that generation (and a warning is logged
+        once) rather than failing every question: the bot goes on answering from
+        what it had. ``strict`` (for writers) raises instead, so that nothing new is
+        ever built on top of an index that is no longer on disk.
+        """
+        with self._lock:
+            try:
+                name = self._current_name()
+                if name is None and self._gen is not None:
+                    raise IndexMissing(f"the index folder {self.index_dir} has lost its CURRENT pointer; {self._hint()}")
+                if name is None:
+                    return None
+                if name != self._gen_name or self._gen is None:
+                    self._gen = self._read_generation(self.index_dir / name)
+                    self._gen_name = name
+            except IndexError_ as err:
+                if strict or self._gen is None:
+                    raise
+                if str(err) != self._problem:
+                    log.warning("%s; still serving the generation loaded before (%s)", err, self._gen_name)
+                    self._problem = str(err)
+                return self._gen
+            self._problem = None
+            return self._gen
+
+    def reload(self) -> None:
+        """Forget what is cached so the next call reads the live generation again."""
+        with self._lock:
+            self._gen, self._gen_name, self._problem = None, None, None
+
+    def discard(self) -> bool:
+        """Delete every generation and stored text; the pointer goes first, so that from then on
+        there is no index rather than half of one."""
+        with self._lock:
+            (self.index_dir / "CURRENT").unlink(missing_ok=True)
+            for path in self.index_dir.iterdir():
+                if path.is_dir() and (path.name == "texts" or path.name.startswith(("gen-", ".tmp-gen-"))):
+                    shutil.rmtree(path)
+            self.reload()
+        return True
+
+    def lock_key(self) -> str:
+        return str(self.index_dir.resolve())
+
+    def lock_file(self) -> Path:
+        return self.index_dir / ".lock"
+
+    def _read_generation(self, folder: Path) -> _Generation:
+        import faiss
+
+        hint = self._hint()
+        try:
+            data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            manifest = Manifest.from_dict(data)
+        except FileNotFoundError as err:
+            raise IndexCorrupt(f"the index at {self.index_dir} has no manifest ({folder.name}); {hint}") from err
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise IndexCorrupt(f"the index manifest in {folder} is damaged ({err}); {hint}") from err
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexCorrupt(
+                f"the index at {self.index_dir} has format {manifest.format_version}, this version reads "
+                f"{FORMAT_VERSION}; {hint}"
+            )
+        for fname, size in data.get("files", {}).items():
+            path = folder / fname
+            if not path.exists() or path.stat().st_size != size:
+                raise IndexCorrupt(f"the index file {path} is missing or truncated; {hint}")
+        for fname, crc in data.get("crc32", {}).items():  # same size, other bytes: a damaged disk or copy
+            path = folder / fname
+            if path.stat().st_size <= MMAP_ABOVE_BYTES and _crc32(path) != crc:
+                raise IndexCorrupt(f"the index file {path} is damaged (its checksum does not match); {hint}")
+        try:
+            with open(folder / "chunks.jsonl", encoding="utf-8") as handle:
+                chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+            big = (folder / "vectors.npy").stat().st_size > MMAP_ABOVE_BYTES
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r" if big else None, allow_pickle=False)
+            index_path = folder / "index.faiss"
+            index = faiss.read_index(str(index_path), faiss_read_flags(index_path.stat().st_size))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise IndexCorrupt(f"the index in {folder} cannot be read ({err}); {hint}") from err
+        if not (len(chunks) == vectors.shape[0] == index.ntotal):
+            raise IndexCorrupt(
+                f"the index in {folder} is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
+                f"{index.ntotal} in FAISS); {hint}"
+            )
+        if len(chunks) and vectors.shape[1] != manifest.dimension:
+            raise IndexCorrupt(f"the vectors in {folder} do not have the manifest's dimension; {hint}")
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
+        elif hasattr(index, "nprobe"):
+            index.nprobe = max(index.nprobe, min(index.nlist, IVF_NPROBE))
+        return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+
+    def read_manifest(self) -> Manifest | None:
+        gen = self._load()
+        return gen.manifest if gen else None
+
+    def _require(self) -> _Generation:
+        gen = self._load()
+        if gen is None:
+            raise IndexMissing(f"there is no index at {self.index_dir}; build it with: python -m indexer build --index {self.index_dir}")
+        return gen
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        gen = self._require()
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if not gen.chunks or k <= 0:
+            return [[] for _ in range(len(queries))]
+        searcher = self._exact_searcher(gen) if self.search_device else gen.index
+        scores, rows = searcher.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
+        return [
+            rank_hits((Hit(gen.chunks[r], float(s)) for s, r in zip(score_row, row_row) if r >= 0), k)
+            for score_row, row_row in zip(scores, rows)
+        ]
+
+    def _exact_searcher(self, gen: _Generation):
+        with self._lock:
+            if gen.exact is None:
+                from ..torch_search import TorchExactSearch
+
+                gen.exact = TorchExactSearch(gen.vectors, self.search_device)
+            return gen.exact
+
+    def get_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        gen = self._require()
+        rows = [gen.row_of[cid] for cid in chunk_ids]
+        return np.asarray(gen.vectors[rows], dtype=np.float32)
+
+    def all_chunks(self) -> list[Chunk]:
+        gen = self._load()
+        return list(gen.chunks) if gen else []
+
+    def document_text(self, name: str) -> str:
+        gen = self._require()
+        record = gen.manifest.documents.get(name)
+        if record is None:
+            raise UnknownDocument(f"no document named {name!r} in the index")
+        key = text_key(record.sha256)
+        with self._lock:
+            cached = self._texts.get(key)
+        if cached is not None:
+            return cached
+        path = self.index_dir / "texts" / f"{key}.txt"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise IndexCorrupt(f"the stored text of {name} is missing or unreadable ({path}); {self._hint()}") from err
+        if name not in gen.verified:  # the promise, checked once per generation: quotes are slices of this text
+            if any(text[c.start : c.end] != c.text for c in self._chunks_of(gen, name)):
+                raise IndexCorrupt(f"the stored text of {name} ({path}) does not match its quotes; {self._hint()}")
+            gen.verified.add(name)
+        with self._lock:
+            if sum(map(len, self._texts.values())) + len(text) > TEXT_CACHE_CHARS:
+                self._texts.clear()
+            self._texts[key] = text
+        return text
+
+    def _chunks_of(self, gen: _Generation, name: str) -> list[Chunk]:
+        with self._lock:
+            if gen.by_doc is None:
+                gen.by_doc = {}
+                for chunk in gen.chunks:
+                    gen.by_doc.setdefault(chunk.doc, []).append(chunk)
+        return gen.by_doc.get(name, [])
+
+    def count(self) -> int:
+        gen = self._load()
+        return len(gen.chunks) if gen else 0
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def apply(self, *, remove: Iterable[str], add: Sequence[NewDocument], manifest: Manifest) -> None:
+        with self._lock:
+            current = self._load(strict=True)
+            drop = set(remove) | {doc.record.name for doc in add}
+            keep_rows = (
+                [i for i, c in enumerate(current.chunks) if c.doc not in drop] if current is not None else []
+            )
+            chunks = [current.chunks[i] for i in keep_rows] if current is not None else []
+            parts = [np.asarray(current.vectors[keep_rows], dtype=np.float32)] if current is not None and keep_rows else []
+            for doc in add:
+                if len(doc.chunks) != len(doc.vectors):
+                    raise ValueError(f"{doc.record.name}: {len(doc.chunks)} chunks but {len(doc.vectors)} vectors")
+                chunks.extend(doc.chunks)
+                parts.append(np.asarray(doc.vectors, dtype=np.float32).reshape(len(doc.chunks), manifest.dimension))
+            vectors = np.concatenate(parts) if parts else np.zeros((0, manifest.dimension), dtype=np.float32)
+            index_type = choose_index_type(len(chunks), self.index_type)
+            manifest = replace(manifest, index_type=index_type, format_version=FORMAT_VERSION)
+            index = build_faiss_index(vectors, index_type)
+            try:
+                texts_dir = self.index_dir / "texts"
+                for doc in add:
+                    path = texts_dir / f"{text_key(doc.record.sha256)}.txt"
+                    if not path.exists():
+                        write_atomic(path, doc.text)
+                self._write_generation(manifest, chunks, vectors, index)
+            except OSError as err:  # a full disk, a read-only folder: nothing live was touched
+                raise OSError(
+                    err.errno,
+                    f"could not write the index at {self.index_dir} ({err.strerror or err}); the index was left as "
+                    "it was before this change. Free some disk space (or make the folder writable) and build again",
+                ) from err
+            self._collect_garbage(manifest)
+
+    def _write_generation(self, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        current = self._current_name()
+        number = int(current.split("-")[1]) + 1 if current else 1
+        name = f"gen-{number:06d}"
+        tmp = self.index_dir / f".tmp-{name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            self._write_files(tmp, manifest, chunks, vectors, index)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # give the space back; CURRENT still names the old generation
+            raise
+        final = self.index_dir / name
+        shutil.rmtree(final, ignore_errors=True)  # a leftover of a crashed earlier attempt
+        os.replace(tmp, final)
+        fsync_dir(self.index_dir)
+        write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
+        self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+        self._gen_name = name
+
+    @staticmethod
+    def _write_files(tmp: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
+        import faiss
+
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+        try:
+            faiss.write_index(index, str(tmp / "index.faiss"))
+        except RuntimeError as err:  # FAISS reports a failed write (a full disk) as RuntimeError
+            raise OSError(f"FAISS could not write {tmp / 'index.faiss'}: {err}") from err
+        files = {f: (tmp / f).stat().st_size for f in ("chunks.jsonl", "vectors.npy", "index.faiss")}
+        crc = {f: _crc32(tmp / f) for f in files if files[f] <= MMAP_ABOVE_BYTES}
+        data = manifest.to_dict() | {"files": files, "crc32": crc}
+        (tmp / "manifest.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        for fname in (*files, "manifest.json"):
+            with open(tmp / fname, "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_dir(tmp)
+
+    def _collect_garbage(self, manifest: Manifest) -> None:
+        """Remove old generations, crashed temporaries and texts no document needs any more."""
+        for path in self.index_dir.iterdir():
+            stale_gen = path.name.startswith("gen-") and path.name != self._gen_name
+            if stale_gen or path.name.startswith(".tmp-gen-"):
+                shutil.rmtree(path, ignore_errors=True)
+        wanted = {f"{text_key(rec.sha256)}.txt" for rec in manifest.documents.values()}
+        texts_dir = self.index_dir / "texts"
+        if texts_dir.is_dir():
+            for path in texts_dir.iterdir():
+                if path.name not in wanted:
+                    path.unlink(missing_ok=True)
+
+
+def _crc32(path: Path) -> int:
+    value = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            value = zlib.crc32(block, value)
+    return value
+
+

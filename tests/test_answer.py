@@ -1,0 +1,113 @@
+"""Answer composition with plain values: no store, no model, only chunks, scores and texts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer import ABSTAIN_MESSAGE, SourceText, Threshold, compose
+from bot.retrieval import Candidate
+from indexer.calibration import UNCALIBRATED_NOISE, Calibration
+from indexer.chunking import Chunk, chunk_text, split_sentences
+
+TEXT = (
+    "Leg Cramps\n\n"
+    "A leg cramp is a sudden painful tightening of the calf muscle. It usually passes within minutes. "
+    "Stretching the calf gently can relieve a leg cramp.\n\n"
+    "Drinking enough water during long exercise helps to prevent cramps in the legs.\n"
+)
+DOC = "cramps.txt"
+THRESHOLD = Threshold(noise=0.2, margin=0.1, density=None, density_ratio=0.64)  # answers from 0.30
+
+
+def _documents() -> dict[str, SourceText]:
+    return {DOC: SourceText(TEXT, split_sentences(TEXT), source="corpus/cramps.txt", title="Cramps")}
+
+
+def _chunk(first: str, last: str | None = None) -> Chunk:
+    """The chunk of ``chunk_text`` from the sentence that opens with ``first`` to the one that opens with ``last``."""
+    start = TEXT.index(first)
+    end = next(s.end for s in split_sentences(TEXT) if s.start == TEXT.index(last or first))
+    return next(c for c in chunk_text(TEXT, DOC) if (c.start, c.end) == (start, end))
+
+
+def _candidate(chunk: Chunk, dense: float) -> Candidate:
+    return Candidate(chunk, dense, 0.0, dense)
+
+
+def _compose(candidates, k=3, chars=400, sentence_scores=None):
+    return compose("q?", candidates, _documents(), THRESHOLD, k=k, passage_chars=chars, sentence_scores=sentence_scores or {})
+
+
+def test_abstains_when_the_best_candidate_is_under_the_threshold():
+    answer = _compose([_candidate(_chunk("A leg cramp is"), 0.29)])
+    assert answer.abstained and answer.message == ABSTAIN_MESSAGE and not answer.passages
+    assert _compose([]).abstained
+    assert not _compose([_candidate(_chunk("A leg cramp is"), 0.31)]).abstained
+
+
+def test_density_raises_the_bar_above_the_noise_floor():
+    dense = Threshold(noise=0.2, margin=0.1, density=0.8, density_ratio=0.5)
+    assert dense.floor == pytest.approx(0.3) and dense.value == pytest.approx(0.4)
+    answer = compose("q?", [_candidate(_chunk("A leg cramp is"), 0.35)], _documents(), dense, k=3, passage_chars=400, sentence_scores={})
+    assert answer.abstained
+
+
+def test_passages_are_exact_slices_grown_to_the_paragraph_and_labelled():
+    answer = _compose([_candidate(_chunk("It usually passes"), 0.6)])
+    (passage,) = answer.passages
+    assert passage.text == TEXT[passage.start : passage.end]
+    assert passage.text.startswith("A leg cramp is") and passage.text.endswith("relieve a leg cramp.")  # the whole paragraph
+    assert (passage.source, passage.title, passage.document) == ("corpus/cramps.txt", "Cramps", DOC)
+    assert passage.relevance == "high"  # 0.6 - 0.2 noise >= 0.3
+    assert passage.best_sentence.text == "It usually passes within minutes."
+
+
+def test_growth_stops_at_the_character_limit():
+    (passage,) = _compose([_candidate(_chunk("It usually passes"), 0.6)], chars=80).passages
+    assert passage.text == "It usually passes within minutes."  # either neighbour would pass 80 characters
+
+
+def test_further_passages_must_beat_the_noise_floor():
+    first = _candidate(_chunk("A leg cramp is"), 0.6)
+    weak = _candidate(_chunk("Drinking enough water"), 0.25)
+    answer = _compose([first, weak], chars=60)
+    assert [p.text[:14] for p in answer.passages] == ["A leg cramp is"]
+    answer = _compose([first, _candidate(weak.chunk, 0.31)], chars=60)
+    assert [p.text[:14] for p in answer.passages] == ["A leg cramp is", "Drinking enoug"]
+
+
+def test_two_candidates_that_touch_in_one_paragraph_become_one_passage_in_the_first_place():
+    first = _candidate(_chunk("A leg cramp is"), 0.7)
+    other = _candidate(_chunk("Drinking enough water"), 0.5)
+    touching = _candidate(_chunk("It usually passes", "Stretching the calf"), 0.4)
+    answer = _compose([first, other, touching], chars=80)
+    assert [p.text[:14] for p in answer.passages] == ["A leg cramp is", "Drinking enoug"]
+    assert answer.passages[0].text.endswith("relieve a leg cramp.")
+    assert answer.passages[0].best_sentence.text.startswith("A leg cramp is")  # the better-ranked part's emphasis
+
+
+def test_the_emphasised_sentence_is_the_best_scored_sentence_of_the_window():
+    window = _chunk("A leg cramp is", "It usually passes")
+    ids = [f"{DOC}:{s}-{e}" for s, e in window.sentences]
+    answer = _compose([_candidate(window, 0.6)], sentence_scores={ids[0]: 0.3, ids[1]: 0.5})
+    assert answer.passages[0].best_sentence.text == "It usually passes within minutes."
+    answer = _compose([_candidate(window, 0.6)], sentence_scores={ids[0]: 0.5, ids[1]: 0.3})
+    assert answer.passages[0].best_sentence.text.startswith("A leg cramp is")
+
+
+def test_a_stale_text_is_reported_as_an_index_mismatch():
+    from indexer.store import IndexMismatch
+
+    chunk = _chunk("A leg cramp is")
+    changed = {DOC: SourceText(TEXT.replace("sudden", "sharp!"), split_sentences(TEXT), source="x", title="x")}
+    with pytest.raises(IndexMismatch, match="rebuild"):
+        compose("q?", [_candidate(chunk, 0.6)], changed, THRESHOLD, k=3, passage_chars=400, sentence_scores={})
+
+
+def test_calibration_round_trips_through_the_manifest_form_and_says_when_it_is_missing():
+    calibration = Calibration(noise_p95=0.31, neighbour_p10=0.7, probes=40, noise_mean=0.2, noise_std=0.05, noise_max=0.4)
+    assert Calibration.from_dict(calibration.to_dict()) == calibration
+    missing = Calibration.from_dict({})
+    assert missing.noise_p95 == UNCALIBRATED_NOISE and missing.neighbour_p10 is None and missing.method == "none"
+    threshold = Threshold.of(calibration, margin=0.1, density_ratio=0.5)
+    assert threshold.value == pytest.approx(max(0.41, 0.35))
