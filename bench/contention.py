@@ -117,7 +117,7 @@ def measure_contention(
     """Alternate quiet and busy blocks ``blocks`` times; every variant answers every question in each block."""
     from indexer.build import build_corpus
     from indexer.embedding import Embedder
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
 
     corpus = ROOT / "corpus"

@@ -75,7 +75,7 @@ def measure_peer(
     from bot.bot import Bot
     from indexer.build import build_corpus
     from indexer.embedding import DEFAULT_MODEL, Embedder, resolve_model
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
 
     corpus = corpus or ROOT / "corpus"

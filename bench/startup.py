@@ -110,7 +110,7 @@ def measure_startup(
 ) -> StartupResult:
     from indexer.build import build_corpus
     from indexer.embedding import Embedder
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
 
     corpus = ROOT / "corpus"
     result = StartupResult()

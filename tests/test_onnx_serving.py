@@ -120,7 +120,7 @@ def _imported_modules(importtime_stderr: str) -> set[str]:
 def test_answering_with_the_default_backend_imports_neither_torch_nor_sentence_transformers(tmp_path, small_corpus) -> None:
     """``python -m bot ask`` on a built index, in a fresh process: ONNX Runtime and tokenizers only."""
     from indexer.build import build_corpus
-    from indexer.faiss_store import FaissStore
+    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "index", corpus_dir=small_corpus)
