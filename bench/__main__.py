@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend", default=DEFAULT_BACKEND, help=f"embedding backend for the query and indexing sections (default {DEFAULT_BACKEND})"
     )
+    parser.add_argument("--questions", type=int, help="questions of eval/muscle_spasms.jsonl in the peer and contention sections (default: all / 40)")
     parser.add_argument("--burners", type=int, default=1, help="CPU-burning neighbour processes in the contention section (default 1)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model and exact search (default: the libraries' own, every core)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT})")
@@ -154,15 +155,18 @@ def run_peer(args, log) -> list[Section]:
     from .peer import measure_peer, peer_section
 
     questions = _eval_questions(ROOT / "eval" / "muscle_spasms.jsonl")
-    if args.quick:
-        questions = questions[:12]
+    questions = questions[: 12 if args.quick else args.questions]
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # process-wide: quotebot's torch reference and txtai alike
     return [peer_section(measure_peer(questions, rounds=args.rounds or (1 if args.quick else 2), log=log))]
 
 
 def run_contention(args, log) -> list[Section]:
     from .contention import contention_section, measure_contention
 
-    questions = _eval_questions(ROOT / "eval" / "muscle_spasms.jsonl")[: 10 if args.quick else 40]
+    questions = _eval_questions(ROOT / "eval" / "muscle_spasms.jsonl")[: 10 if args.quick else (args.questions or 40)]
     result = measure_contention(questions, burners=args.burners, blocks=1 if args.quick else 2, log=log)
     return [contention_section(result)]
 
