@@ -30,7 +30,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from .onnx_backend import BACKENDS, DEFAULT_BACKEND, OnnxBackendError
-from .onnx_backend import BATCH as ONNX_BATCH
+from .onnx_backend import BATCH as ONNX_BATCH  # texts per ONNX Runtime call in bulk
 
 __all__ = [
     "BACKENDS",
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
 
 def default_cache_dir() -> Path:
     """Where exported ONNX models are kept, one folder per model version: ``.cache/onnx`` in a
