@@ -84,8 +84,9 @@ def onnx_cache_key(model_dir: Path, quantized: bool) -> str:
 def exported_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> Path:
     """The cached ONNX file for the model at ``model_dir``, exported (and quantised) first if missing.
 
-    The export happens in a private temporary folder inside the cache and the
-    finished file is moved into place with one rename, so a reader never sees half
+    The int8 file is quantised from the fp32 one, which is kept beside it. Each is made
+    in a private temporary folder inside the cache and the finished file is moved into
+    place with one rename, so a reader never sees half
     a file and two processes exporting at once both succeed (the last rename wins,
     with identical content).
     """
@@ -93,6 +94,8 @@ def exported_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> Path
     path = folder / ("model-int8.onnx" if quantized else "model.onnx")
     if path.exists():
         return path
+    # int8 is made from the cached fp32 export, which is kept: onnx-int8 embeds documents with it
+    fp32_cached = exported_model(model_dir, cache_dir, quantized=False) if quantized else None
     from .onnx_export import export_onnx, quantize_int8  # torch: only for this one-off step
 
     try:
@@ -101,12 +104,12 @@ def exported_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> Path
     except OSError as err:
         raise OnnxBackendError(f"cannot write the ONNX export cache {folder} ({err}); make it writable or use --backend torch") from err
     try:
-        fp32 = work / "model.onnx"
-        export_onnx(Path(model_dir), fp32)
-        done = fp32
-        if quantized:
+        if fp32_cached is not None:
             done = work / path.name
-            quantize_int8(fp32, done)
+            quantize_int8(fp32_cached, done)
+        else:
+            done = work / path.name
+            export_onnx(Path(model_dir), done)
         os.chmod(done, 0o644)  # mkdtemp's folder is private; the cache is shared by the users of the checkout
         os.replace(done, path)
     finally:

@@ -100,8 +100,8 @@ def test_onnx_backends_give_nearly_the_same_unit_vectors(backend: str, min_cosin
     assert float((vectors * reference).sum(axis=1).min()) >= min_cosine
     assert embedder.dimension == reference.shape[1]
     # the export is cached: a second embedder loads the same file without exporting again
-    files = sorted(p.name for p in tmp_path.rglob("*.onnx"))
-    assert files == [("model-int8.onnx" if backend == "onnx-int8" else "model.onnx")]
+    files = sorted(p.name for p in tmp_path.rglob("*.onnx"))  # int8 is quantised from the fp32 export, kept for documents
+    assert files == (["model-int8.onnx", "model.onnx"] if backend == "onnx-int8" else ["model.onnx"])
 
 
 def test_backend_is_configured_by_flag_or_environment_and_reaches_the_embedder(tmp_path, small_corpus) -> None:

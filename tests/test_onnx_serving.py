@@ -74,7 +74,9 @@ def test_export_is_made_once_and_moved_into_the_cache_whole(tmp_path: Path, mode
     assert path == tmp_path / onnx_cache_key(model_dir, True) / "model-int8.onnx"
     assert path.read_bytes() == b"fp32 graph in int8"
     assert calls == ["export", "quantize"]
-    assert [p.name for p in path.parent.iterdir()] == ["model-int8.onnx"]  # no fp32 copy, no temporary folder
+    assert [p.name for p in path.parent.iterdir()] == ["model-int8.onnx"]  # no temporary folder left
+    fp32 = exported_model(model_dir, tmp_path, quantized=False)  # kept, for documents: not exported again
+    assert fp32.read_bytes() == b"fp32 graph" and fp32.parent != path.parent
     assert exported_model(model_dir, tmp_path, quantized=True) == path and calls == ["export", "quantize"]
 
 
@@ -99,6 +101,17 @@ def test_the_default_backend_is_the_onnx_int8_one() -> None:
 
     assert onnx_backend.DEFAULT_BACKEND == "onnx-int8"
     assert Settings().backend == "onnx-int8"
+
+
+@pytest.mark.model
+def test_onnx_int8_embeds_documents_in_fp32_and_questions_in_int8(tmp_path: Path) -> None:
+    embedder = Embedder(backend="onnx-int8", cache_dir=tmp_path)
+    fp32 = Embedder(backend="onnx", cache_dir=tmp_path)
+    np.testing.assert_allclose(embedder.encode_documents(TEXTS), fp32.encode(TEXTS), atol=1e-5)
+    questions = embedder.encode(TEXTS)
+    assert not np.allclose(questions, fp32.encode(TEXTS), atol=1e-3)  # the int8 graph, not the fp32 one
+    assert float((questions * fp32.encode(TEXTS)).sum(axis=1).min()) >= 0.95
+    assert sorted(p.name for p in tmp_path.rglob("*.onnx")) == ["model-int8.onnx", "model.onnx"]
 
 
 @pytest.mark.model
