@@ -233,8 +233,8 @@ class Embedder:
         fp32 export (the same numbers as torch) and keeps int8 for questions.
 
         Why: int8 activations are quantised per batch, and on long chunks batched together the
-        error moved answers on 4 of 7 development documents by a question or more; with fp32
-        document vectors and int8 questions, on 2 (docs/performance.md). Questions stay int8,
+        error moved answers on 5 of 9 development documents by a question or more; with fp32
+        document vectors and int8 questions, on 3, by one question each (docs/performance.md). Questions stay int8,
         where the speed matters (one short text at a time).
         """
         if self.backend != "onnx-int8":
