@@ -62,9 +62,9 @@ def _eval_questions(path: Path) -> list[str]:
 def run_query(args, embedder, log) -> list[Section]:
     from bot.bot import Bot
     from indexer.build import build_corpus
-    from indexer.stores.faiss import FaissStore
     from indexer.loaders import load_corpus_info
     from indexer.settings import Settings
+    from indexer.stores.faiss import FaissStore
 
     from .query import measure_query, query_section
 

@@ -215,7 +215,7 @@ def run_one(spec: str, indexes: dict[str, Path], *, rounds: int, quality: bool, 
         for label, path, corpus in EVAL_SETS:
             bot = Bot.load(Settings.from_env(index_dir=indexes[label], corpus_dir=corpus), embedder=embedder)
             items = load_eval_set(path)[:limit]
-            report, _ = evaluate(lambda q, h: bot.ask(q, h), items)
+            report, _ = evaluate(bot.ask, items)
             scores[label] = {
                 "hit_at_1": report.hit_at_1,
                 "hit_at_3": report.hit_at_3,
@@ -309,7 +309,7 @@ def backends_section(results: Sequence[BackendResult], *, baseline: str = "torch
         q = r.quality
         speedup = base.median_ms / r.median_ms if base else None
 
-        def pair(key: str) -> str:
+        def pair(key: str, q: dict | None = q) -> str:
             if not q:
                 return "-"
             return f"{q['muscle'][key]:.3f} / {q['constitution'][key]:.3f}"

@@ -14,15 +14,11 @@ import json
 import sys
 from pathlib import Path
 
+from bot.evaluation import normalize_space
 from indexer.loaders import iter_corpus_files, load_document
 
 MIN_ANSWERABLE = 30
 MIN_UNANSWERABLE = 15
-
-
-def normalize_space(text: str) -> str:
-    """Collapse every run of whitespace to one space: the form gold spans are compared in."""
-    return " ".join(text.split())
 
 
 def corpus_texts(corpus: Path) -> dict[str, str]:
@@ -45,7 +41,9 @@ def check_set(questions: Path, corpus: Path) -> list[str]:
                 problems.append(f"{questions}:{number}: gold span not in the text: {span!r}")
     print(f"{questions}: {counts['answerable']} answerable, {counts['near']} near, {counts['far']} far")
     if counts["answerable"] < MIN_ANSWERABLE or counts["near"] + counts["far"] < MIN_UNANSWERABLE:
-        problems.append(f"{questions}: needs >= {MIN_ANSWERABLE} answerable and >= {MIN_UNANSWERABLE} unanswerable questions")
+        problems.append(
+            f"{questions}: needs >= {MIN_ANSWERABLE} answerable and >= {MIN_UNANSWERABLE} unanswerable questions"
+        )
     return problems
 
 

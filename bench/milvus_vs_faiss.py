@@ -147,8 +147,8 @@ def measure(
 ) -> Result:
     """One build and query run. With ``server_uri`` the Milvus run goes to that server, into
     collections named ``quotebot_bench_*`` that are dropped before and after."""
-    from indexer.stores.milvus import MilvusStore
     from indexer.stores import Manifest, open_store
+    from indexer.stores.milvus import MilvusStore
 
     vectors = synthetic_vectors(n)
     qs = query_vectors(vectors, queries)
@@ -257,6 +257,19 @@ def _label(store: str, server_uri: str | None = None) -> str:
     return "Milvus server" if server_uri else "Milvus Lite"
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _server_version(uri: str) -> str:
+    """The server's own version string, for the record (the client is in the table's store column)."""
+    from indexer.stores.milvus import MilvusStore
+
+    try:
+        return MilvusStore(uri)._client().get_server_version()
+    except Exception as err:  # noqa: BLE001 - a report field, never a reason to lose the results
+        return f"unknown ({err})"
+
+
 def table(results: list[Result]) -> str:
     header = "| store | passages | index | build s | ready s | p50 ms | p95 ms | recall@10 | peak RSS GB | disk GB |"
     lines = [header, "|" + "---|" * 10]
@@ -308,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python -m bench.milvus_vs_faiss " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "environment": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
+        "milvus_server": _server_version(args.milvus_uri) if args.milvus_uri else None,
         "data": "synthetic clustered unit vectors, 384 dimensions; queries near stored passages",
         "queries": args.queries,
         "k": args.k,

@@ -89,14 +89,14 @@ def machine_info() -> dict:
     for module in ("numpy", "faiss", "torch", "sentence_transformers", "onnxruntime", "openvino"):
         try:
             info[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001 - a missing optional library is just not listed
+        except Exception:
             continue
     try:
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
         info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     return info
 

@@ -12,8 +12,6 @@ Nothing heavy is imported until a name is first used; ``Bot.load`` loads the mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from indexer.lazy import lazy_exports
 
 _EXPORTS = {
@@ -29,9 +27,3 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-
-if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from .answer import Answer, Highlight, Passage
-    from .bot import Bot
-    from .evaluation import EvalItem, EvalReport, evaluate, load_eval_set
-

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from indexer.embedding import BACKENDS, ModelNotFound
+from indexer.embedding import ModelNotFound
 from indexer.onnx_backend import OnnxBackendError
-from indexer.settings import Settings
-from indexer.stores import IndexError_
+from indexer.settings import add_settings_flags, quiet_cli_environment, settings_from_args
+from indexer.stores import IndexProblem
 
 from .answer import Answer
 from .bot import Bot
@@ -18,18 +18,12 @@ from .evaluation import evaluate, load_eval_set
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", help="index folder (default: ./index, or $QUOTEBOT_INDEX)")
-    parser.add_argument("--corpus", help="corpus folder, for its title, notice and examples (default: ./corpus)")
-    parser.add_argument("--store", choices=["faiss", "milvus"], help="vector store (default: faiss)")
-    parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
-    parser.add_argument("--model", help="sentence-transformers model name or path (must match the index)")
-    parser.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: torch; onnx-int8 is about 2x faster on a CPU)")
-    parser.add_argument("--k", type=int, help="passages per answer (default: 3)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_settings_flags(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Answer questions by quoting the documents.")
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog or "python -m bot", description="Answer questions by quoting the documents.")
     sub = parser.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
     ask.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")
@@ -55,13 +49,11 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = Settings.from_env(
-        index_dir=args.index, corpus_dir=args.corpus, store=args.store, uri=args.uri, model=args.model, k=args.k,
-        backend=args.backend,
-    )
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    quiet_cli_environment()
+    args = build_parser(prog).parse_args(argv)
     try:
+        settings = settings_from_args(args)
         bot = Bot.load(settings)
         if args.command == "eval":
             report, _ = evaluate(lambda q, h: bot.ask(q, h), load_eval_set(args.file), k=settings.k)
@@ -76,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
             else:
                 print(format_answer(answer) + "\n", flush=True)
-    except (IndexError_, ModelNotFound, OnnxBackendError, ValueError, OSError) as err:
+    except (IndexProblem, ModelNotFound, OnnxBackendError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

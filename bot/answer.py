@@ -14,9 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from indexer.calibration import Calibration
 from indexer.chunking import Chunk, Sentence
-from indexer.store import IndexMismatch
+from indexer.stores import IndexMismatch
 
 from .retrieval import Candidate
 
@@ -26,7 +25,6 @@ __all__ = [
     "Passage",
     "Answer",
     "SourceText",
-    "Threshold",
     "compose",
     "continues",
     "join",
@@ -94,37 +92,11 @@ class SourceText:
     format: str = "txt"
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """When to answer at all (``value``) and which further passages to show (``floor``).
-
-    ``value`` is the stricter bar: the noise ceiling plus a margin, or a share of the
-    corpus's neighbour density when the corpus had enough sentences to measure it.
-    """
-
-    noise: float  # the corpus's noise ceiling (95th percentile of unrelated questions' best scores)
-    margin: float
-    density: float | None  # neighbour_p10 of the corpus, when it had enough sentences
-    density_ratio: float
-
-    @classmethod
-    def of(cls, calibration: Calibration, margin: float, density_ratio: float) -> "Threshold":
-        return cls(calibration.noise_p95, margin, calibration.neighbour_p10, density_ratio)
-
-    @property
-    def floor(self) -> float:
-        return self.noise + self.margin
-
-    @property
-    def value(self) -> float:
-        return max(self.floor, self.density_ratio * self.density) if self.density else self.floor
-
-
 def compose(
     question: str,
     candidates: Sequence[Candidate],
     documents: Mapping[str, SourceText],
-    threshold: Threshold,
+    min_score: float,
     *,
     k: int,
     passage_chars: int,
@@ -139,12 +111,17 @@ def compose(
     ``sentence_scores`` holds the cosine to the question of every sentence that has a vector
     of its own (by chunk id, ``doc:start-end``), to pick the sentence a passage emphasises.
     An abstaining answer carries no suggestions: offering other questions is the caller's job.
+
+    One bar, ``min_score``, for the cosine of the question to a passage: under it for every
+    candidate, the answer abstains; every passage shown reaches it. It is a property of the
+    model, not of the documents (``Settings.min_score``; chosen leave-one-document-out in
+    docs/quality.md), so it neither rises with the breadth of a text nor moves when other
+    documents join the index.
     """
-    if not candidates or max(c.dense for c in candidates) < threshold.value:
+    if not candidates or max(c.dense for c in candidates) < min_score:
         return Answer(question, True, ABSTAIN_MESSAGE, notice=notice, searched_as=searched_as)
-    # The bar for answering at all is the stricter one; further passages need only beat the noise.
     # A few more than k, to fill the places of passages that join one already shown.
-    pool = [c for c in select_passages(candidates, 2 * k + 2) if c.dense >= threshold.floor or c is candidates[0]]
+    pool = [c for c in select_passages(candidates, 2 * k + 2) if c.dense >= min_score]
     # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
     # in the context it grew into, not only in the window that matched.
     single = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
@@ -157,7 +134,7 @@ def compose(
                 (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
             ]
             doc = documents[cand.chunk.doc]
-            new = _passage(cand, doc, threshold, taken, single, sentence_scores, passage_chars)
+            new = _passage(cand, doc, min_score, taken, single, sentence_scores, passage_chars)
             passages = _add_passage(passages, new, documents, passage_chars)
         # Passages grew without knowing the remaining candidates: skip any whose match is already shown.
         remaining = [c for c in remaining if not any(_shown_in(c.chunk, p) for p in passages)]
@@ -181,7 +158,7 @@ def _window_scores(chunk: Chunk, sentence_scores: Mapping[str, float]) -> np.nda
 def _passage(
     cand: Candidate,
     doc: SourceText,
-    threshold: Threshold,
+    min_score: float,
     taken: list[tuple[int, int]],
     single: Mapping[str, float],
     sentence_scores: Mapping[str, float],
@@ -191,13 +168,15 @@ def _passage(
     scores = _window_scores(chunk, sentence_scores)
     highlight = best_sentence(chunk, scores)
     best = float(np.max(scores)) if len(chunk.sentences) > 1 else single.get(chunk.id, cand.dense)
-    start, end = expand_span(doc.sentences, chunk.start, chunk.end, passage_chars, taken)
+    start, end = expand_span(doc.sentences, chunk.start, chunk.end, passage_chars, taken, doc.text)
     for s in doc.sentences:  # a sentence of the grown context that matches the question better
         if start <= s.start and s.end <= end and single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
             highlight = Highlight(s.start, s.end, doc.text[s.start : s.end])
     if doc.text[chunk.start : chunk.end] != chunk.text:
-        raise IndexMismatch(f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build")
+        raise IndexMismatch(
+            f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"
+        )
     return Passage(
         text=doc.text[start:end],
         source=doc.source,
@@ -206,14 +185,16 @@ def _passage(
         start=start,
         end=end,
         score=round(cand.score, 4),
-        relevance=relevance_label(cand.dense - threshold.noise),
+        relevance=relevance_label(cand.score - min_score),
         best_sentence=highlight,
         location=location_of(doc.text, chunk, start, doc.pages, doc.format),
         heading=chunk.heading,
     )
 
 
-def _add_passage(passages: list[Passage], new: Passage, documents: Mapping[str, SourceText], max_chars: int) -> list[Passage]:
+def _add_passage(
+    passages: list[Passage], new: Passage, documents: Mapping[str, SourceText], max_chars: int
+) -> list[Passage]:
     """Append ``new``, or join it to a passage it continues (one list or paragraph cut in two
     quotes reads as one); a joined passage may then close the gap to another one. A joined
     passage takes the place, score and emphasis of its better-ranked part."""
@@ -277,7 +258,9 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     vocabulary = set(long_)
     if sum(w not in vocabulary for w in short) > (1 - threshold) * len(short):
         return False  # words of the shorter text missing from the other: no alignment can match them
-    matched = sum(block.size for block in difflib.SequenceMatcher(None, short, long_, autojunk=False).get_matching_blocks())
+    matched = sum(
+        block.size for block in difflib.SequenceMatcher(None, short, long_, autojunk=False).get_matching_blocks()
+    )
     return matched / len(short) >= threshold
 
 
@@ -308,24 +291,38 @@ def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
 
 
 def expand_span(
-    sentences: Sequence[Sentence], start: int, end: int, max_chars: int, taken: Sequence[tuple[int, int]] = ()
+    sentences: Sequence[Sentence],
+    start: int,
+    end: int,
+    max_chars: int,
+    taken: Sequence[tuple[int, int]] = (),
+    text: str = "",
 ) -> tuple[int, int]:
     """Grow ``[start, end)`` by whole neighbouring sentences of the same paragraph, up to ``max_chars``.
 
     Retrieval scores small windows, which find the right sentence; a reader
     needs a little context around it. Growth alternates after/before, never
     leaves the paragraph, never crosses a snippet boundary (text the source cut
-    off) and never runs into a span already ``taken``.
+    off) and never runs into a span already ``taken``. One exception, when
+    ``text`` is given: a paragraph that ends in a colon announces the next one
+    ("use the following SELECT command:", "For example:"), and the matched lead-in
+    is no answer without it, so growth may go on into the paragraph right after.
     """
     inside = [i for i, s in enumerate(sentences) if s.start >= start and s.end <= end]
     if not inside:
         return start, end
     lo, hi = inside[0], inside[-1]
-    block = sentences[lo].block
+    blocks = {sentences[lo].block}
 
     def free(i: int) -> bool:
         s = sentences[i]
-        return s.block == block and not any(s.start < b and a < s.end for a, b in taken)
+        if any(s.start < b and a < s.end for a, b in taken):
+            return False
+        if s.block in blocks:
+            return True
+        last = sentences[i - 1] if i > 0 else None
+        announces = last is not None and i == hi + 1 and text[last.start : last.end].rstrip().endswith(":")
+        return announces and s.block == last.block + 1
 
     def joins(i: int) -> bool:
         """No growing across a place where the source cut a snippet short, and no growing back
@@ -339,9 +336,13 @@ def expand_span(
         grew = False
         for i in (hi + 1, lo - 1):
             if 0 <= i < len(sentences) and free(i) and joins(i):
-                new_start, new_end = min(sentences[lo].start, sentences[i].start), max(sentences[hi].end, sentences[i].end)
+                new_start, new_end = (
+                    min(sentences[lo].start, sentences[i].start),
+                    max(sentences[hi].end, sentences[i].end),
+                )
                 if new_end - new_start <= max_chars:
                     lo, hi = min(lo, i), max(hi, i)
+                    blocks.add(sentences[i].block)
                     grew = True
                     break
     return min(start, sentences[lo].start), max(end, sentences[hi].end)
@@ -354,10 +355,15 @@ def best_sentence(chunk: Chunk, sentence_scores: np.ndarray) -> Highlight:
 
 
 def relevance_label(margin: float) -> str:
-    """How far above the corpus's noise ceiling a passage scored, in words."""
-    if margin >= 0.3:
+    """How far the ranking score of a passage is above the bar for answering, in words.
+
+    The passages are shown in the order of the same score, so a label never contradicts the
+    order ("low" above "medium"). The ranking score adds up to 0.15 of lexical evidence to the
+    cosine, hence the wider steps than the cosine alone would need.
+    """
+    if margin >= 0.25:
         return "high"
-    if margin >= 0.18:
+    if margin >= 0.1:
         return "medium"
     return "low"
 
@@ -370,9 +376,10 @@ def location_of(text: str, chunk: Chunk, start: int, pages: Sequence[int] = (), 
     """A human location for a passage starting at ``start``: page for paged documents (PDF),
     section for extracted ones (HTML, Word: their extracted lines mean nothing to a reader),
     else paragraph and line."""
-    if pages:
-        page = sum(1 for p in pages if p <= start)
-        return f"page {max(page, 1)}"
+    if pages:  # "page 12 (PDF page 15)" when the PDF prints its own page labels (indexer.document.PageStarts)
+        from indexer.document import page_citation
+
+        return page_citation(pages, start)
     if fmt not in _PLAIN_FORMATS:
         return f'section "{chunk.heading}"' if chunk.heading else f"paragraph {chunk.block + 1}"
     line = text.count("\n", 0, start) + 1

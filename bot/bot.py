@@ -18,7 +18,6 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from indexer.calibration import Calibration
 from indexer.chunking import ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
@@ -26,7 +25,8 @@ from indexer.settings import Settings
 from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
 from indexer.torch_search import search_device_for
 
-from .answer import Answer, SourceText, Threshold, compose
+from .answer import Answer, SourceText, compose
+from .language import LANGUAGE_MESSAGE, foreign_language, reads_english_only
 from .retrieval import Candidate, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
@@ -57,7 +57,7 @@ def open_settings_store(settings: Settings) -> VectorStore:
 class _Documents(Mapping):
     """The bot's documents as composition reads them, loaded (and cached by the bot) on first use."""
 
-    def __init__(self, bot: "Bot") -> None:
+    def __init__(self, bot: Bot) -> None:
         self._bot = bot
 
     def __getitem__(self, name: str) -> SourceText:
@@ -94,7 +94,7 @@ class Bot:
     @classmethod
     def load(
         cls, settings: Settings | None = None, *, embedder: TextEmbedder | None = None, store: VectorStore | None = None
-    ) -> "Bot":
+    ) -> Bot:
         """Open the configured store and model; fail early with a message that says how to fix it.
 
         Pass ``store`` (from ``open_settings_store``) when the caller has opened it already, e.g. to
@@ -151,10 +151,6 @@ class Bot:
     def manifest(self) -> Manifest:
         return self._manifest or self.check_index()
 
-    def _threshold(self) -> Threshold:
-        calibration = Calibration.from_dict(self.manifest.calibration)
-        return Threshold.of(calibration, self.settings.min_margin, self.settings.density_ratio)
-
     # ---- answering -----------------------------------------------------------------------
 
     def ask(self, question: object, history: Sequence[str] | None = None, k: int | None = None) -> Answer:
@@ -174,7 +170,9 @@ class Bot:
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)
             message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."
-            return Answer(clean_question(question)[: self.settings.max_question_chars], True, message, notice=self.info.notice)
+            return Answer(
+                clean_question(question)[: self.settings.max_question_chars], True, message, notice=self.info.notice
+            )
 
     def _ask(self, question: object, history: Sequence[str] | None, k: int | None) -> Answer:
         text = clean_question(question)
@@ -186,6 +184,8 @@ class Bot:
         if len(text) > limit:
             message = f"Your question is {len(text)} characters long; the limit is {limit}. Please shorten it."
             return Answer(text[:limit], True, message, notice=notice)
+        if reads_english_only(self.embedder.name) and foreign_language(text):
+            return Answer(text, True, LANGUAGE_MESSAGE, notice=notice)
         earlier = [clean_question(h)[:limit] for h in history or ()]
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
@@ -194,7 +194,7 @@ class Bot:
             text,
             candidates,
             _Documents(self),
-            self._threshold(),
+            self.settings.min_score,
             k=k,
             passage_chars=self.settings.passage_chars,
             sentence_scores=self._sentence_scores(candidates, vector),
@@ -208,7 +208,9 @@ class Bot:
     def _sentence_scores(self, candidates: Sequence[Candidate], vector: np.ndarray) -> dict[str, float]:
         """Cosine to the question of each sentence of the candidates' multi-sentence windows that has
         a vector of its own (questions and fragments have none), read from the store in one call."""
-        windows = [[f"{c.chunk.doc}:{s}-{e}" for s, e in c.chunk.sentences] for c in candidates if len(c.chunk.sentences) > 1]
+        windows = [
+            [f"{c.chunk.doc}:{s}-{e}" for s, e in c.chunk.sentences] for c in candidates if len(c.chunk.sentences) > 1
+        ]
         wanted = list(dict.fromkeys(i for ids in windows for i in ids))
         known = self.retriever.known_ids()
         if known is not None:
@@ -243,7 +245,9 @@ class Bot:
         record = self.manifest.documents.get(name)
         if record is None:
             return SourceText(text, sentences, source=name, title=name)
-        return SourceText(text, sentences, source=record.source, title=record.title, pages=record.pages, format=record.format)
+        return SourceText(
+            text, sentences, source=record.source, title=record.title, pages=record.pages, format=record.format
+        )
 
     def suggest(self, vector: np.ndarray, n: int = 3, asked: Sequence[str] = ()) -> tuple[str, ...]:
         """Questions the corpus does answer, nearest to what was asked first, leaving out

@@ -1,8 +1,11 @@
-"""Answer quality: hit@1, hit@3, MRR, abstention, passage length, time per question.
+"""Answer quality: hit@1, hit@3, MRR, precision@k, abstention, passage length, time per question.
 
-A passage is right when it contains one of the question's gold spans; a
-question without gold should be abstained on. The arithmetic lives in pure
-functions (``score_ranking``, ``summarize``) that tests check by hand.
+A passage is right when it contains one of the question's gold spans (compared
+after collapsing whitespace, so a span copied from a hard-wrapped file matches
+the joined text); a question without gold should be abstained on, and says
+whether it is a near miss (on the document's topic) or far off it. The
+arithmetic lives in pure functions (``score_ranking``, ``summarize``) that tests
+check by hand.
 """
 
 from __future__ import annotations
@@ -16,7 +19,25 @@ from typing import Callable, Iterable, Sequence
 
 from .answer import Answer
 
-__all__ = ["EvalItem", "ItemResult", "EvalReport", "load_eval_set", "score_ranking", "summarize", "evaluate"]
+__all__ = [
+    "EvalItem",
+    "ItemResult",
+    "EvalReport",
+    "load_eval_set",
+    "normalize_space",
+    "right_passages",
+    "score_answer",
+    "score_ranking",
+    "summarize",
+    "evaluate",
+]
+
+KINDS = ("near", "far")
+
+
+def normalize_space(text: str) -> str:
+    """Collapse every run of whitespace to one space: the form gold spans are compared in."""
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True)
@@ -24,6 +45,7 @@ class EvalItem:
     question: str
     gold: tuple[str, ...]  # empty: the corpus does not answer it
     history: tuple[str, ...] = ()
+    kind: str = ""  # unanswerable only: "near" (on the document's topic) or "far" (unrelated); "" unsaid
 
     @property
     def answerable(self) -> bool:
@@ -37,6 +59,7 @@ class ItemResult:
     rank: int | None  # 1-based rank of the first right passage; None when none is right
     passage_chars: tuple[int, ...]
     seconds: float
+    right: int = 0  # how many of the shown passages contain a gold span
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,12 @@ class EvalReport:
     correctly_abstained: float  # share of unanswerable questions the bot abstained on
     mean_passage_chars: float
     median_seconds: float
+    precision: float = 0.0  # share of shown passages (first k) holding a gold span, answered questions only
+    k: int = 3
+    near: int = 0  # unanswerable questions marked near / far
+    far: int = 0
+    near_abstained: float = 0.0  # share of near misses the bot abstained on
+    far_abstained: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,8 +90,11 @@ class EvalReport:
             ("hit@1", f"{self.hit_at_1:.3f}"),
             ("hit@3", f"{self.hit_at_3:.3f}"),
             ("MRR", f"{self.mrr:.3f}"),
+            (f"precision@{self.k}", f"{self.precision:.3f}"),
             ("answerable wrongly abstained", f"{self.wrongly_abstained:.1%}" if self.answerable else "n/a"),
             ("unanswerable correctly abstained", f"{self.correctly_abstained:.1%}" if self.unanswerable else "n/a"),
+            ("  near misses abstained", f"{self.near_abstained:.1%} of {self.near}" if self.near else "n/a"),
+            ("  far off-topic abstained", f"{self.far_abstained:.1%} of {self.far}" if self.far else "n/a"),
             ("mean quoted passage (chars)", f"{self.mean_passage_chars:.0f}"),
             ("median time per question", f"{self.median_seconds * 1000:.1f} ms"),
         ]
@@ -77,23 +109,34 @@ def load_eval_set(path: Path) -> list[EvalItem]:
             continue
         try:
             data = json.loads(line)
-            items.append(EvalItem(str(data["q"]), tuple(data.get("gold", ())), tuple(data.get("history", ()))))
+            kind = str(data.get("kind", ""))
+            if kind and kind not in KINDS:
+                raise ValueError(f'"kind" is {kind!r}; use "near" or "far"')
+            items.append(EvalItem(str(data["q"]), tuple(data.get("gold", ())), tuple(data.get("history", ())), kind))
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{number}: not an evaluation line ({err}); expected {{\"q\": ..., \"gold\": [...]}}") from err
+            raise ValueError(
+                f'{path}:{number}: not an evaluation line ({err}); expected {{"q": ..., "gold": [...]}}'
+            ) from err
     return items
+
+
+def right_passages(passages: Sequence[str], gold: Sequence[str]) -> list[bool]:
+    """Whether each passage contains a gold span (whitespace collapsed on both sides)."""
+    spans = [normalize_space(span) for span in gold]
+    return [any(span in normalize_space(text) for span in spans) for text in passages]
 
 
 def score_ranking(passages: Sequence[str], gold: Sequence[str]) -> int | None:
     """1-based rank of the first passage containing a gold span, or ``None``."""
-    for rank, text in enumerate(passages, 1):
-        if any(span in text for span in gold):
-            return rank
-    return None
+    return next((rank for rank, right in enumerate(right_passages(passages, gold), 1) if right), None)
 
 
-def summarize(results: Sequence[ItemResult]) -> EvalReport:
+def summarize(results: Sequence[ItemResult], k: int = 3) -> EvalReport:
     answerable = [r for r in results if r.item.answerable]
     unanswerable = [r for r in results if not r.item.answerable]
+    near = [r for r in unanswerable if r.item.kind == "near"]
+    far = [r for r in unanswerable if r.item.kind == "far"]
+    answered = [r for r in answerable if not r.abstained and r.passage_chars]
 
     def share(values: Iterable[bool], total: int) -> float:
         return sum(values) / total if total else 0.0
@@ -112,17 +155,31 @@ def summarize(results: Sequence[ItemResult]) -> EvalReport:
         correctly_abstained=share((r.abstained for r in unanswerable), len(unanswerable)),
         mean_passage_chars=statistics.fmean(lengths) if lengths else 0.0,
         median_seconds=statistics.median(r.seconds for r in results) if results else 0.0,
+        precision=statistics.fmean(r.right / len(r.passage_chars) for r in answered) if answered else 0.0,
+        k=k,
+        near=len(near),
+        far=len(far),
+        near_abstained=share((r.abstained for r in near), len(near)),
+        far_abstained=share((r.abstained for r in far), len(far)),
     )
 
 
-def evaluate(ask: Callable[[str, Sequence[str]], Answer], items: Sequence[EvalItem], k: int = 3) -> tuple[EvalReport, list[ItemResult]]:
+def evaluate(
+    ask: Callable[[str, Sequence[str]], Answer], items: Sequence[EvalItem], k: int = 3
+) -> tuple[EvalReport, list[ItemResult]]:
     """Ask every question (with its history, if any) and score the answers."""
     results = []
     for item in items:
         started = time.perf_counter()
         answer = ask(item.question, item.history)
         seconds = time.perf_counter() - started
-        texts = [p.text for p in answer.passages[:k]]
-        rank = None if answer.abstained else score_ranking(texts, item.gold)
-        results.append(ItemResult(item, answer.abstained, rank, tuple(len(t) for t in texts), seconds))
-    return summarize(results), results
+        results.append(score_answer(item, answer, k, seconds))
+    return summarize(results, k), results
+
+
+def score_answer(item: EvalItem, answer: Answer, k: int = 3, seconds: float = 0.0) -> ItemResult:
+    """How one answer did: abstained or not, the rank of its first right passage, how many are right."""
+    texts = [p.text for p in answer.passages[:k]]
+    right = right_passages(texts, item.gold)
+    rank = None if answer.abstained else next((i for i, r in enumerate(right, 1) if r), None)
+    return ItemResult(item, answer.abstained, rank, tuple(len(t) for t in texts), seconds, sum(right))

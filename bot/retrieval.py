@@ -24,7 +24,7 @@ from indexer.chunking import Chunk
 from indexer.embedding import TextEmbedder
 from indexer.store import VectorStore
 
-__all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize", "defined_term", "defines"]
+__all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize", "defined_term", "defines", "is_follow_up"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,9 @@ class LexicalIndex:
         """BM25 score of every chunk for ``query`` (``None`` when the query has no indexed word)."""
         if self._model is None:
             return None
-        tokens = self._bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)[0]
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )[0]
         vocab = self._model.vocab_dict
         known = [t for t in tokens if t in vocab]
         if not known:
@@ -74,37 +76,50 @@ def _make_stemmer():
         return None
 
 
-# A question that leans on the one before: it opens by continuing it, or points back at it.
-# A bare "how"/"why" opens self-contained questions as often ("How many mg should I take?").
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|so|what about|how about|and what|what else|tell me more)\b|\b(it|its|they|them|their|this|that|these|those|there)\b",
+# A question that leans on the one before: it opens by continuing it ("and at night?", "what about
+# treatment?"), points back at it ("is it permanent?"), or is a fragment with no question of its own
+# ("in the shoulder?"). Anything else stands alone, however short: "What is spasticity?" after a
+# question about ALS is a new topic, and searching it with the old one loses both.
+_CONTINUES = re.compile(
+    r"^(and|but|also|so|or|plus|then|what about|how about|what else|tell me more|same for)\b", re.IGNORECASE
+)
+_POINTS_BACK = re.compile(
+    r"\b(it|its|they|them|their|theirs|this|these|those|such|he|she|him|her|his)\b", re.IGNORECASE
+)
+_ASKS = re.compile(
+    r"^(what|what's|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"shall|may|might|must|has|have|had|tell|explain|describe|define|list|give|show)\b",
     re.IGNORECASE,
 )
 # How many earlier questions a chain of follow-ups may reach back through.
 _CONTEXT_DEPTH = 3
 
 
+def is_follow_up(question: str) -> bool:
+    """Whether ``question`` needs the conversation to be understood (a real ellipsis)."""
+    words = question.split()
+    if _CONTINUES.search(question):
+        return True
+    if len(words) <= 8 and (
+        _POINTS_BACK.search(question) or (len(words) <= 5 and re.search(r"\bthat\b", question, re.I))
+    ):
+        return True
+    return len(words) <= 3 and not _ASKS.search(question)
+
+
 def contextualize(question: str, history: Sequence[str] | None, depth: int = _CONTEXT_DEPTH) -> str:
-    """Read a short follow-up in the light of the previous question.
+    """Read a follow-up in the light of the previous question; a question that stands on its own is searched alone.
 
     "What about treatment?" after "What causes cramps?" is searched as
-    "What causes cramps? What about treatment?"; a self-contained question is left alone.
+    "What causes cramps? What about treatment?"; "What is spasticity?" is searched as it is.
     The previous question is itself read in the light of the one before it, so a chain
     ("How do I stop a cramp?" / "and what causes them?" / "what about at night?") keeps its topic.
     """
     earlier = [h for h in history or () if h and h.strip()]
-    if not earlier or depth <= 0:
+    if not earlier or depth <= 0 or not is_follow_up(question):
         return question
-    words = question.split()
-    if len(words) <= 4 or (len(words) <= 8 and _FOLLOW_UP.search(question)):
-        previous = contextualize(earlier[-1].strip(), earlier[:-1], depth - 1)
-        return f"{previous} {question}"
-    return question
-    previous = next((h for h in reversed(history) if h and h.strip()), "")
-    words = question.split()
-    if previous and (len(words) <= 4 or (len(words) <= 8 and _FOLLOW_UP.search(question))):
-        return f"{previous.strip()} {question}"
-    return question
+    previous = contextualize(earlier[-1].strip(), earlier[:-1], depth - 1)
+    return f"{previous} {question}"
 
 
 _DEFINITION_QUESTION = re.compile(
@@ -187,7 +202,9 @@ class Retriever:
         lexical = self.lexical()
         bm25 = lexical.scores(query) if lexical is not None else None
         if bm25 is not None:
-            raw = np.array([bm25[lexical.position[h.chunk.id]] if h.chunk.id in lexical.position else 0.0 for h in hits])
+            raw = np.array(
+                [bm25[lexical.position[h.chunk.id]] if h.chunk.id in lexical.position else 0.0 for h in hits]
+            )
             top = float(bm25.max())
             scaled = raw / top if top > 0 else np.zeros_like(raw)
         else:
@@ -198,7 +215,9 @@ class Retriever:
                 h.chunk,
                 h.score,
                 float(s),
-                h.score + self.lexical_weight * float(s) + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
+                h.score
+                + self.lexical_weight * float(s)
+                + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
             )
             for h, s in zip(hits, scaled)
         ]

@@ -13,8 +13,6 @@ is first used)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .lazy import lazy_exports
 
 _EXPORTS = {
@@ -39,7 +37,7 @@ _EXPORTS = {
     "Manifest": ".stores",
     "DocumentRecord": ".stores",
     "Hit": ".stores",
-    "IndexError_": ".stores",
+    "IndexProblem": ".stores",
     "IndexMissing": ".stores",
     "IndexCorrupt": ".stores",
     "IndexMismatch": ".stores",
@@ -57,23 +55,3 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-
-if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
-    from .build import BuildReport, build_corpus, remove_documents, sync_documents
-    from .chunking import Chunk, ChunkingSettings, chunk_text
-    from .document import Document, DocumentError
-    from .embedding import Embedder, ModelNotFound, TextEmbedder
-    from .loaders import LOADERS, load_document
-    from .manage import IndexBusy, add_files, index_added, index_lock, remove_document
-    from .settings import Settings
-    from .stores import (
-        DocumentRecord,
-        Hit,
-        IndexCorrupt,
-        IndexError_,
-        IndexMismatch,
-        IndexMissing,
-        Manifest,
-        VectorStore,
-        open_store,
-    )

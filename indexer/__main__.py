@@ -9,42 +9,20 @@ import sys
 from typing import Iterator
 
 from .build import BuildReport
-from .embedding import BACKENDS, Embedder, ModelNotFound
+from .embedding import Embedder, ModelNotFound
 from .loaders import LOADERS, DocumentError
-from .manage import IndexBusy, add_files, build_index, index_added, index_lock, remove_document
+from .manage import IndexBusy, add_files, build_index, build_warnings, index_added, index_lock, remove_document
 from .onnx_backend import OnnxBackendError
-from .settings import Settings
-from .stores import INDEX_TYPES, STORES, IndexError_, VectorStore, open_store
+from .settings import Settings, add_settings_flags, quiet_cli_environment, settings_from_args
+from .stores import IndexProblem, VectorStore, open_store
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", help="index folder (default: ./index, or $QUOTEBOT_INDEX)")
-    parser.add_argument("--store", choices=STORES, help="vector store (default: faiss)")
-    parser.add_argument("--uri", help="Milvus URI: a local .db file (Milvus Lite) or http://host:19530")
-    parser.add_argument("--model", help="sentence-transformers model name or path")
-    parser.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: torch)")
-
-
-def _corpus(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", help="folder of documents (default: ./corpus, or $QUOTEBOT_CORPUS)")
-
-
-def _size_limit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-file-mb", type=float, dest="max_upload_mb",
-        help="refuse files larger than this many MB (default: 20, or $QUOTEBOT_MAX_UPLOAD_MB)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m indexer", description="Index documents for the quoting bot.")
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog or "python -m indexer", description="Index documents for the quoting bot.")
     sub = parser.add_subparsers(dest="command", required=True)
     formats = ", ".join(sorted(LOADERS))
     build = sub.add_parser("build", help="index every document in a corpus folder (only what changed)")
-    _corpus(build)
-    build.add_argument("--index-type", choices=INDEX_TYPES, help="FAISS index type")
-    _size_limit(build)
-    _common(build)
+    add_settings_flags(build)
     add = sub.add_parser("add", help=f"copy documents into the corpus folder and index them ({formats})")
     add.add_argument("paths", nargs="+", metavar="PATH", help="files to add")
     conflict = add.add_mutually_exclusive_group()
@@ -56,31 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-rename", action="store_const", const="error", dest="on_conflict",
         help="refuse a file whose name is taken by a different corpus file",
     )
-    _corpus(add)
-    _size_limit(add)
-    _common(add)
+    add_settings_flags(add)
     remove = sub.add_parser("remove", help="take documents out of the index and the corpus folder")
     remove.add_argument("names", nargs="+", metavar="NAME", help="document names as `list` shows them")
-    _corpus(remove)
-    _common(remove)
+    add_settings_flags(remove)
     listing = sub.add_parser("list", help="list indexed documents")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    _corpus(listing)
-    _common(listing)
+    add_settings_flags(listing)
     return parser
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        corpus_dir=getattr(args, "corpus", None),
-        index_dir=args.index,
-        store=args.store,
-        uri=args.uri,
-        model=args.model,
-        index_type=getattr(args, "index_type", None),
-        max_upload_mb=getattr(args, "max_upload_mb", None),
-        backend=args.backend,
-    )
 
 
 @contextlib.contextmanager
@@ -105,11 +66,8 @@ def _build(settings: Settings, store: VectorStore) -> int:
     embedder = Embedder.from_settings(settings)
     with _writing(store):
         report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True)
-    if damage:
-        print(f"warning: the index is damaged: {damage}", file=sys.stderr)
-        print(f"building the index again from {settings.corpus_dir}", file=sys.stderr)
-    for message in report.errors.values():
-        print(f"skipped {message}", file=sys.stderr)
+    for line in build_warnings(report, damage, settings.corpus_dir):
+        print(line, file=sys.stderr)
     _print_report(store, report)
     return 1 if report.errors and not (report.changed or report.unchanged) else 0
 
@@ -158,8 +116,9 @@ def _list(store: VectorStore, as_json: bool) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    quiet_cli_environment()
+    args = build_parser(prog).parse_args(argv)
     try:
         settings = settings_from_args(args)
         store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
@@ -171,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             return _remove(settings, store, args)
         if args.command == "list":
             return _list(store, args.json)
-    except (IndexError_, ModelNotFound, OnnxBackendError, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
+    except (IndexProblem, ModelNotFound, OnnxBackendError, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -91,7 +91,7 @@ def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> 
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def sync_documents(

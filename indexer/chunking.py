@@ -7,8 +7,13 @@ can prove every quote is verbatim.
 The splitting follows the document's own structure, coarsest first:
 
 1. blocks separated by blank lines (paragraphs); a short single-line block with
-   no closing punctuation, or a Markdown ``#`` line, is a *heading*;
-2. sentences inside a block, at ``.``/``!``/``?`` followed by space, plus list
+   no closing punctuation, or a Markdown ``#`` line, is a *heading*; a fenced code
+   block (```` ``` ```` ... ```` ``` ````) is one block whatever it holds (blank lines,
+   ``# comment`` lines), its fence lines never quoted; a block whose every line is a
+   ``cell | cell`` table row is a *table*; a list of links to ``#anchors`` of the same
+   document is its table of contents and gives no sentences;
+2. sentences inside a block (a code block: itself when short, else runs of its lines;
+   a table: one row each), at ``.``/``!``/``?`` followed by space, plus list
    items introduced by a ``·`` bullet; pieces too short to stand alone (``SECTION. 1.``,
    ``Heat Therapy.``) are glued to their neighbour, and very long sentences are cut at
    ``;`` / ``:`` clause boundaries so that a quote stays a quote, not a page;
@@ -41,7 +46,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 8
+    version: int = 9
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -51,15 +56,18 @@ class ChunkingSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ChunkingSettings":
+    def from_dict(cls, data: dict) -> ChunkingSettings:
         return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
-class Block:
+class ParagraphSpan:
+    """Where one paragraph (or heading line, code block, table) of the text lies; ``Sentence.block`` counts these."""
+
     start: int
     end: int
     is_heading: bool
+    kind: str = "text"  # "text", "code" (inside a fence), "table" (rows of " | " cells) or "links" (a TOC)
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ class Chunk:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Chunk":
+    def from_dict(cls, data: dict) -> Chunk:
         return cls(
             id=data["id"],
             doc=data["doc"],
@@ -143,29 +151,67 @@ _DANGLING = frozenset(
 )
 
 
-def split_blocks(text: str) -> list[Block]:
-    """Paragraph-level blocks (trimmed of surrounding whitespace), marking headings."""
-    blocks: list[Block] = []
+# A fenced code block: an opening ``` or ~~~ line, the code, and the same fence closing it.
+_FENCE = re.compile(r"^(?P<fence>```|~~~)[^\n`]*\n(?P<code>.*?)\n?^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
+_TABLE_CELL = " | "
+# A Markdown list item that is only a link to a place in the same document: a table of contents.
+_LINK_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\)\s*$")
+
+
+def split_blocks(text: str) -> list[ParagraphSpan]:
+    """Paragraph-level blocks (trimmed of surrounding whitespace), marking headings, code and tables."""
+    blocks: list[ParagraphSpan] = []
     pos = 0
-    for match in [*_BLANK_LINE.finditer(text), None]:
-        end = match.start() if match else len(text)
-        _add_block(text, pos, end, blocks)
-        if match:
-            pos = match.end()
+    for fence in [*_FENCE.finditer(text), None]:
+        end = fence.start() if fence else len(text)
+        _split_paragraphs(text, pos, end, blocks)
+        if fence:
+            start, stop = _trim_blank_lines(text, fence.start("code"), fence.end("code"))
+            if start < stop:
+                blocks.append(ParagraphSpan(start, stop, False, "code"))
+            pos = fence.end()
     return blocks
 
 
-def _add_block(text: str, start: int, end: int, blocks: list[Block]) -> None:
+def _split_paragraphs(text: str, pos: int, stop: int, blocks: list[ParagraphSpan]) -> None:
+    for match in [*_BLANK_LINE.finditer(text, pos, stop), None]:
+        end = match.start() if match else stop
+        _add_block(text, pos, end, blocks)
+        if match:
+            pos = match.end()
+
+
+def _trim_blank_lines(text: str, start: int, end: int) -> tuple[int, int]:
+    """Code keeps its indentation: trim whole blank lines only, and trailing spaces."""
+    while start < end:
+        newline = text.find("\n", start, end)
+        if newline == -1 or text[start:newline].strip():
+            break
+        start = newline + 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _add_block(text: str, start: int, end: int, blocks: list[ParagraphSpan]) -> None:
     start, end = _trim(text, start, end)
     if start >= end:
         return
     # A Markdown heading line at the top of a block is a block of its own.
     first_nl = text.find("\n", start, end)
     if _MD_HEADING.match(text, start) and first_nl != -1:
-        blocks.append(Block(start, first_nl, True))
+        blocks.append(ParagraphSpan(start, first_nl, True))
         _add_block(text, first_nl + 1, end, blocks)
         return
-    blocks.append(Block(start, end, _looks_like_heading(text[start:end])))
+    block = text[start:end]
+    lines = block.split("\n")
+    if len(lines) >= 2 and all(_LINK_ITEM.match(line) for line in lines):
+        blocks.append(ParagraphSpan(start, end, False, "links"))
+        return
+    if _TABLE_CELL in block and all(_TABLE_CELL in line for line in lines):
+        blocks.append(ParagraphSpan(start, end, False, "table"))
+        return
+    blocks.append(ParagraphSpan(start, end, _looks_like_heading(block)))
 
 
 def _looks_like_heading(block: str) -> bool:
@@ -282,6 +328,12 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
             heading = context = " ".join(text[block.start : block.end].lstrip("#").split())
             stem = ""
             continue
+        if block.kind == "links":  # a table of contents points at the answers; it is not one
+            continue
+        if block.kind != "text":
+            sentences.extend(_code_or_table_sentences(text, block, index, heading, settings))
+            stem = ""
+            continue
         block_text = text[block.start : block.end]
         if stem:  # an item of a list opened by an earlier paragraph ("Congress shall have Power To ...;")
             context = f"{heading} · {stem}" if heading else stem
@@ -303,6 +355,40 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
                 starts_cut = n == 0 and _starts_truncated(s)
                 sentences.append(Sentence(pa, pb, index, context, ends_cut, starts_cut))
     return sentences
+
+
+def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans, pos = [], start
+    while pos <= end:
+        newline = text.find("\n", pos, end)
+        stop = end if newline == -1 else newline
+        a, b = _trim(text, pos, stop)
+        if a < b:
+            spans.append((a, b))
+        if newline == -1:
+            break
+        pos = newline + 1
+    return spans
+
+
+def _code_or_table_sentences(text: str, block: ParagraphSpan, index: int, heading: str, settings: ChunkingSettings) -> list[Sentence]:
+    """A table: one sentence per row, so a question about one row finds it (a whole table read
+    as one sentence matched nothing). Code: the block whole when it fits in a chunk, else runs
+    of whole lines (split at blank lines first) that do."""
+    lines = _line_spans(text, block.start, block.end)
+    if block.kind == "table":
+        return [Sentence(a, b, index, heading, False, False) for a, b in lines]
+    if block.end - block.start <= settings.max_chars:
+        start, end = _trim(text, block.start, block.end)  # a quote starts at the code, not its indentation
+        return [Sentence(start, end, index, heading, False, False)]
+    pieces: list[tuple[int, int]] = []
+    for a, b in lines:
+        gap = pieces and text.count("\n", pieces[-1][1], a) > 1
+        if pieces and not gap and b - pieces[-1][0] <= settings.max_chars // 2:
+            pieces[-1] = (pieces[-1][0], b)
+        else:
+            pieces.append((a, b))
+    return [Sentence(a, b, index, heading, False, False) for a, b in pieces]
 
 
 def _segments(sentences: list[Sentence]) -> list[list[Sentence]]:

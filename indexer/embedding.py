@@ -260,7 +260,7 @@ class Embedder:
         )
 
     @classmethod
-    def from_settings(cls, settings) -> "Embedder":
+    def from_settings(cls, settings) -> Embedder:
         """The embedder a ``Settings`` describes (model, device, backend): the one way the CLIs,
         the page and the bot make theirs, so that they cannot drift apart."""
         return cls(settings.model, device=settings.device, backend=settings.backend)

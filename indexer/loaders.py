@@ -10,14 +10,12 @@ stores beside the vectors so every quote stays a checkable slice of it
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import logging
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .decoding import decode_text
 from .document import Document, DocumentError, Extracted
@@ -41,6 +39,19 @@ def load_text(data: bytes) -> Extracted:
     return Extracted(decode_text(data))
 
 
+# A Markdown heading: "# Title" (ATX) or a line underlined with === or --- (setext).
+_MD_TITLE = re.compile(r"^(?:#{1,6}[ \t]+(?P<atx>.+?)[ \t#]*|(?P<setext>[^\n]*\S[^\n]*)\n(?:=+|-+)[ \t]*)$", re.MULTILINE)
+_FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+
+
+def load_markdown(data: bytes) -> Extracted:
+    """Markdown: the decoded characters, untouched; its title is its first heading (outside code)."""
+    text = decode_text(data)
+    match = _MD_TITLE.search(_FENCED.sub(lambda m: " " * len(m.group()), text))
+    title = " ".join((match.group("atx") or match.group("setext")).split()) if match else ""
+    return Extracted(text, title=title)
+
+
 def load_html(data: bytes) -> Extracted:
     """Visible text of a web page, headings as ``#`` lines; scripts, styles and hidden parts dropped."""
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
@@ -53,67 +64,13 @@ def load_html(data: bytes) -> Extracted:
 
 
 def load_pdf(data: bytes) -> Extracted:
-    """Text of each page, pages separated by a blank line; ``pages`` holds where each starts."""
-    from pypdf import PdfReader
+    """Paragraphs of each page (see ``indexer.pdf``), pages separated by a blank line; ``pages`` holds
+    where each starts and the labels printed on them."""
+    from .pdf import read_pdf
 
     if b"%PDF-" not in data[:1024]:
         raise DocumentError("this is not a PDF file (no %PDF header); export it as PDF again")
-    with _quiet("pypdf"):
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            _unlock(reader)
-            texts = [_page_text(page) for page in reader.pages]
-        except DocumentError:
-            raise
-        except Exception as err:  # pypdf raises many types on damaged files
-            raise DocumentError(
-                f"cannot read this PDF ({type(err).__name__}: {err}); it may be truncated or damaged: "
-                "download or export it again"
-            ) from err
-    if not any(t.strip() for t in texts):
-        raise DocumentError(
-            f"the PDF has {len(texts)} page(s) but no text layer (probably scanned images); "
-            "run OCR on it first (for example: ocrmypdf in.pdf out.pdf) and add the result"
-        )
-    starts, offset = [], 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + 2
-    return Extracted("\n\n".join(texts), pages=tuple(starts))
-
-
-def _unlock(reader) -> None:
-    """Open PDFs that are encrypted only against editing (empty user password); refuse the others."""
-    if not reader.is_encrypted:
-        return
-    from pypdf.errors import DependencyError
-
-    try:
-        unlocked = reader.decrypt("")
-    except DependencyError as err:
-        raise DocumentError(f"the PDF is encrypted and cannot be opened here ({err}); save an unencrypted copy") from err
-    if not unlocked:
-        raise DocumentError(
-            "the PDF is protected by a password; save a copy without the password (for example print it to PDF) "
-            "and add that"
-        )
-
-
-def _page_text(page) -> str:
-    text = (page.extract_text() or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
-
-
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    """Silence a parser's warnings about damaged files: the DocumentError says it once, clearly."""
-    logger = logging.getLogger(logger_name)
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
+    return read_pdf(data)
 
 
 def load_docx(data: bytes) -> Extracted:
@@ -123,8 +80,8 @@ def load_docx(data: bytes) -> Extracted:
 
 LOADERS: dict[str, Callable[[bytes], Extracted]] = {
     ".txt": load_text,
-    ".md": load_text,
-    ".markdown": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
     ".html": load_html,
     ".htm": load_html,
     ".pdf": load_pdf,

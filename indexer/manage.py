@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -33,7 +33,7 @@ from .chunking import ChunkingSettings
 from .embedding import TextEmbedder
 from .fsutil import fsync_dir
 from .loaders import LOADERS, Document, DocumentError, load_corpus_info, load_document, size_text
-from .stores import IndexCorrupt, IndexError_, VectorStore
+from .stores import IndexCorrupt, IndexProblem, VectorStore
 
 __all__ = [
     "AddResult",
@@ -46,6 +46,7 @@ __all__ = [
     "index_lock",
     "discard_damaged_index",
     "build_index",
+    "build_warnings",
 ]
 
 CONFLICT_POLICIES = ("rename", "replace", "error")
@@ -54,7 +55,7 @@ _UNSAFE = re.compile(r"[^\w .()\[\]+,&@'-]", re.UNICODE)
 _WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))])
 
 
-class IndexBusy(IndexError_):
+class IndexBusy(IndexProblem):
     """Another process is changing the index right now."""
 
 
@@ -345,6 +346,13 @@ def build_index(
     damage = discard_damaged_index(store)
     report = build_corpus(corpus_dir, store, embedder, show_progress=show_progress, max_bytes=max_bytes)
     return report, damage
+
+
+def build_warnings(report: BuildReport, damage: str | None, corpus_dir: Path) -> list[str]:
+    """What a build run by a person should tell them on standard error: a damaged index that was
+    discarded, and each file left out (every message names its file)."""
+    lines = [f"warning: the index is damaged: {damage}; building the index again from {corpus_dir}"] if damage else []
+    return lines + [f"skipped {message}" for message in report.errors.values()]
 
 
 # ---- serialising index changes ------------------------------------------------------------

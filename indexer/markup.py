@@ -1,7 +1,7 @@
 """HTML and Word documents -> the structured plain text that quotes are sliced from.
 
-Both formats become a list of ``Block``s (heading, paragraph, list item, table
-row), rendered the one way the chunker understands: blank lines between
+Both formats become a list of ``TextElement``s (heading, paragraph, list item, table
+row, code), rendered the one way the chunker understands: blank lines between
 paragraphs, ``# ``-style lines for headings, and consecutive list items or table
 rows as the lines of a single block (so a short item is not mistaken for a
 heading). The parsing itself is BeautifulSoup's and python-docx's.
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .document import DocumentError, Extracted
+from .html import PERMALINK_SIGNS, main_content, page_title, prune
 
-__all__ = ["Block", "render_blocks", "html_to_text", "docx_to_text"]
+__all__ = ["TextElement", "render_blocks", "html_to_text", "docx_to_text"]
 
 BULLET = "• "
 # A .docx is a zip; refuse archives that would inflate past this (a "zip bomb").
@@ -26,22 +27,27 @@ _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE container: legacy .doc, 
 
 
 @dataclass(frozen=True)
-class Block:
-    kind: str  # "heading", "para", "item" or "row"
+class TextElement:
+    """One heading, paragraph, list item, table row or code block read from HTML or Word, before it becomes text."""
+
+    kind: str  # "heading", "para", "item", "row" or "code"
     text: str
     level: int = 0  # heading level, 1..6
 
 
-def render_blocks(blocks: Iterable[Block]) -> str:
+def render_blocks(blocks: Iterable[TextElement]) -> str:
     """Blocks -> text: headings as ``#`` lines, items and rows grouped into one block each run."""
     parts: list[str] = []
     previous = ""
     for block in blocks:
-        text = block.text.strip()
-        if not text:
+        text = block.text.strip("\n").rstrip() if block.kind == "code" else block.text.strip()
+        if not text.strip():
             continue
         if block.kind == "heading":
             line = f"{'#' * min(max(block.level, 1), 6)} {' '.join(text.split())}"
+        elif block.kind == "code":  # fenced, so the chunker keeps it whole and never reads "# x" as a heading
+            fence = "~~~" if "```" in block.text else "```"
+            line = f"{fence}\n{text}\n{fence}"
         elif block.kind == "item":
             line = BULLET + text
         else:
@@ -81,10 +87,11 @@ def html_to_text(data: bytes) -> Extracted:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "html.parser")
-    title = " ".join(soup.title.get_text().split()) if soup.title else ""
+    title = page_title(soup)
     for tag in soup.find_all(_is_invisible):
         tag.decompose()
-    return Extracted(render_blocks(_html_blocks(soup)), title=title)
+    prune(soup)
+    return Extracted(render_blocks(_html_blocks(main_content(soup))), title=title)
 
 
 def _is_invisible(tag) -> bool:
@@ -94,11 +101,11 @@ def _is_invisible(tag) -> bool:
     return isinstance(style, str) and bool(_HIDDEN_STYLE.search(style))
 
 
-def _html_blocks(soup) -> list[Block]:
+def _html_blocks(soup) -> list[TextElement]:
     """Walk the tree without recursion (pages can nest thousands deep), collecting blocks."""
     from bs4.element import NavigableString, PreformattedString, Tag
 
-    blocks: list[Block] = []
+    blocks: list[TextElement] = []
     inline: list[str] = []
     context = ["para"]  # kind of block that text at this depth belongs to
 
@@ -106,7 +113,7 @@ def _html_blocks(soup) -> list[Block]:
         text = _clean_inline("".join(inline))
         inline.clear()
         if text:
-            blocks.append(Block(context[-1], text))
+            blocks.append(TextElement(context[-1], text))
 
     stack: list[tuple[object, bool]] = [(soup, True)]
     while stack:
@@ -125,14 +132,15 @@ def _html_blocks(soup) -> list[Block]:
         name = node.name
         if name in _HEADINGS:
             flush()
-            blocks.append(Block("heading", node.get_text(" "), _HEADINGS[name]))
+            heading = _inline_text(node).rstrip(PERMALINK_SIGNS + " ")
+            blocks.append(TextElement("heading", heading, _HEADINGS[name]))
         elif name == "pre":
             flush()
             text = "\n".join(line.rstrip() for line in node.get_text().strip("\n").split("\n"))
-            blocks.append(Block(context[-1], text))
+            blocks.append(TextElement("code", text))
         elif name == "table":
             flush()
-            blocks.extend(Block("row", row) for row in _html_table_rows(node))
+            blocks.extend(TextElement("row", row) for row in _html_table_rows(node))
         elif name == "br":
             inline.append("\n")
         elif name in _BLOCK_TAGS:
@@ -146,10 +154,28 @@ def _html_blocks(soup) -> list[Block]:
     return blocks
 
 
+def _inline_text(tag) -> str:
+    """The text of a cell or heading as it reads: inline elements run together ("mozilla<wbr>.org"
+    is one word), line breaks and nested blocks become spaces."""
+    from bs4.element import NavigableString, Tag
+
+    parts: list[str] = []
+    stack: list[object] = [tag]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, NavigableString):
+            parts.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name == "br" or node.name in _BLOCK_TAGS:
+                parts.append(" ")
+            stack.extend(reversed(node.contents))
+    return " ".join("".join(parts).split())
+
+
 def _html_table_rows(table) -> list[str]:
     rows = []
     for tr in table.find_all("tr"):
-        cells = [" ".join(cell.get_text(" ").split()) for cell in tr.find_all(["td", "th"], recursive=False)]
+        cells = [_inline_text(cell) for cell in tr.find_all(["td", "th"], recursive=False)]
         line = " | ".join(c for c in cells if c)
         if line:
             rows.append(line)
@@ -169,13 +195,22 @@ def docx_to_text(data: bytes) -> Extracted:
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_docx_blocks(document))
-        title = (document.core_properties.title or "").strip()
+        title = " ".join((document.core_properties.title or "").split()) or _docx_title(document)
     except Exception as err:  # python-docx raises many types on damaged files
         raise DocumentError(
             f"cannot read this Word file ({type(err).__name__}: {err}); it may be truncated or damaged: "
             "open it in Word or LibreOffice, save it again as .docx and add it again"
         ) from err
     return Extracted(render_blocks(blocks), title=title)
+
+
+def _docx_title(document) -> str:
+    """The first paragraph in the Title style, when the file has no title property."""
+    for paragraph in document.paragraphs[:20]:
+        style = paragraph.style
+        if style is not None and (style.name or "").lower() == "title" and paragraph.text.strip():
+            return " ".join(paragraph.text.split())
+    return ""
 
 
 def _check_docx_container(data: bytes) -> None:
@@ -202,23 +237,68 @@ def _check_docx_container(data: bytes) -> None:
         )
 
 
-def _docx_blocks(document) -> Iterable[Block]:
+def _docx_blocks(document) -> Iterable[TextElement]:
+    """Word's elements in order; consecutive code paragraphs are one code block."""
+    code: list[str] = []
+    for element in _docx_elements(document):
+        if element.kind == "code":
+            code.append(element.text)
+            continue
+        if code:
+            yield TextElement("code", "\n".join(code))
+            code = []
+        yield element
+    if code:
+        yield TextElement("code", "\n".join(code))
+
+
+def _docx_elements(document) -> Iterable[TextElement]:
     from docx.table import Table
 
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            yield from (Block("row", row) for row in _docx_table_rows(item))
+            yield from (TextElement("row", row) for row in _docx_table_rows(item))
             continue
         text = item.text
         if not text.strip():
             continue
-        level = _docx_heading_level(item)
-        if level:
-            yield Block("heading", text, level)
-        elif _is_list_paragraph(item):
-            yield Block("item", _clean_inline(text))
+        style = item.style  # resolved once: python-docx looks styles up by id on every access
+        if _is_docx_listing(style):
+            continue
+        level = _docx_heading_level(item, style)
+        if _is_docx_code(item, style):  # kept line by line; a "# comment" in it is code, not a heading
+            yield TextElement("code", "\n".join(line.rstrip() for line in text.replace("\t", "    ").split("\n")))
+        elif level:
+            yield TextElement("heading", text, level)
+        elif _is_list_paragraph(item, style):
+            yield TextElement("item", _clean_inline(text))
         else:
-            yield Block("para", _clean_inline(text))
+            yield TextElement("para", _clean_inline(text))
+
+
+# Word's generated table of contents and index: paragraphs in the "TOC 1".."TOC 9", "TOC Heading"
+# and "Index 1".. styles, entries with a tab leader and a page number; a reader skips them.
+_DOCX_LISTING_STYLE = re.compile(r"^(?:toc\s*\d|toc heading|index\s*\d|index heading|table of figures)", re.IGNORECASE)
+
+
+# Paragraph styles Word, LibreOffice and pandoc give code: "Source Code", "HTML Preformatted",
+# "Plain Text", "Macro Text", "Preformatted Text", "Code", "Verbatim".
+_DOCX_CODE_STYLE = re.compile(
+    r"^(?:source code|html preformatted|preformatted text|plain text|macro text|code|verbatim)", re.IGNORECASE
+)
+_MONO_FONT_NAME = re.compile(r"courier|consolas|mono|menlo|lucida console|source code", re.IGNORECASE)
+
+
+def _is_docx_code(paragraph, style) -> bool:
+    """A paragraph in a code style, or every run of it in a monospaced font."""
+    if style is not None and _DOCX_CODE_STYLE.match(style.name or ""):
+        return True
+    runs = [run for run in paragraph.runs if run.text.strip()]
+    return bool(runs) and all(run.font.name and _MONO_FONT_NAME.search(run.font.name) for run in runs)
+
+
+def _is_docx_listing(style) -> bool:
+    return style is not None and bool(_DOCX_LISTING_STYLE.match(style.name or ""))
 
 
 def _docx_table_rows(table) -> list[str]:
@@ -237,9 +317,8 @@ def _docx_table_rows(table) -> list[str]:
     return rows
 
 
-def _docx_heading_level(paragraph) -> int:
+def _docx_heading_level(paragraph, style) -> int:
     """1..6 for Title/Heading N styles (or an outline level, which survives translated style names), else 0."""
-    style = paragraph.style
     name = (style.name or "") if style is not None else ""
     if name.lower() == "title":
         return 1
@@ -263,8 +342,8 @@ def _style_chain(style):
         seen += 1
 
 
-def _is_list_paragraph(paragraph) -> bool:
-    name = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+def _is_list_paragraph(paragraph, style) -> bool:
+    name = (style.name or "").lower() if style is not None else ""
     return "list" in name or paragraph._p.find(".//" + _w("numPr")) is not None
 
 

@@ -3,7 +3,8 @@
 ``indexer.store`` keeps working; import from ``indexer.stores`` (or ``indexer``) instead."""
 
 from .stores.base import *  # noqa: F403
-from .stores.base import HNSW_EF_SEARCH, IVF_NPROBE, __all__ as _BASE_ALL, text_key  # noqa: F401
-from .stores.factory import open_store  # noqa: F401
+from .stores.base import HNSW_EF_SEARCH, IVF_NPROBE, text_key  # noqa: F401
+from .stores.base import __all__ as _BASE_ALL
+from .stores.factory import open_store
 
 __all__ = [*_BASE_ALL, "open_store"]

@@ -20,14 +20,18 @@ if ! "$py" -c "import torch" >/dev/null 2>&1; then
   "$py" -m pip install -q "torch==2.13.0"
 fi
 
+# One stamp for both modes: "<sha256 of pyproject.toml> <extras>". An install with the test extra
+# also serves `run`, so scripts/run.sh after scripts/test.sh installs nothing.
 extras=""
 [ "$want" = "test" ] && extras="[test]"
-stamp=".venv/.quotebot-installed${extras}"
+stamp=".venv/.quotebot-installed"
 digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+stamped_digest="" stamped_extras=""
+[ -f "$stamp" ] && read -r stamped_digest stamped_extras < "$stamp" || true
+if [ "${stamped_digest:-}" != "$digest" ] || { [ -n "$extras" ] && [ "${stamped_extras:-}" != "$extras" ]; }; then
   echo "setup: installing the project${extras}"
   "$py" -m pip install -q -e ".${extras}"
-  echo "$digest" > "$stamp"
+  echo "$digest $extras" > "$stamp"
 fi
 
 if [ "$want" = "test" ] && [ ! -x /usr/bin/chromium ]; then

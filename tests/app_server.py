@@ -15,8 +15,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from bench.serving import free_port, stop_process
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +70,7 @@ def start_app(corpus: Path, workdir: Path, *, timeout: float = 180.0, env: dict[
         "--host", "127.0.0.1",
         "--port", str(port),
     ]
-    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
+    log_file = open(log_path, "w", encoding="utf-8")
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT)
     log_file.close()
     server = AppServer(f"http://127.0.0.1:{port}", process, log_path, feedback)
@@ -100,17 +98,6 @@ def ask_on_page(page, question: str) -> None:
     page.wait_for_function(f"document.querySelectorAll('.qb-turn').length > {before}")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium for a test module (import this fixture into the module)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def serve_in_process(settings, embedder, *, auth: list[tuple[str, str]] | None = None):
     """Build the index of ``settings.corpus_dir`` and serve the page in this process, launched as ``main`` does.
 
@@ -120,9 +107,10 @@ def serve_in_process(settings, embedder, *, auth: list[tuple[str, str]] | None =
     from bot.bot import Bot
     from indexer.build import build_corpus
     from indexer.stores import open_store
+    from quotebot_app import cli
 
     build_corpus(settings.corpus_dir, open_store("faiss", index_dir=settings.index_dir), embedder)
     blocks = app.build_app(Bot.load(settings, embedder=embedder), settings)
-    blocks.queue(default_concurrency_limit=app.CONCURRENCY)
-    _, url, _ = blocks.launch(prevent_thread_lock=True, **app._launch_kwargs(settings, auth))
+    blocks.queue(default_concurrency_limit=cli.CONCURRENCY)
+    _, url, _ = blocks.launch(prevent_thread_lock=True, **cli.launch_kwargs(settings, auth))
     return blocks, url.rstrip("/")

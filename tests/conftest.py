@@ -10,6 +10,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from tests.fakes import FakeEmbedder  # noqa: E402
+from tests.milvus_server import milvus_server  # noqa: E402,F401 - the session's real Milvus server
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = PROJECT_ROOT / "corpus"
@@ -39,3 +40,16 @@ def small_corpus(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return corpus
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a test module (Debian's /usr/bin/chromium, driven by Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.app_server import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

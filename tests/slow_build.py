@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     indexer_args = [a for a in args.indexer_args if a != "--"] if args.indexer_args[:1] == ["--"] else args.indexer_args
 
     import indexer.__main__ as cli
-    import indexer.stores.faiss as faiss_store
     import indexer.fsutil as fsutil
+    import indexer.stores.faiss as faiss_store
     from tests.fakes import FakeEmbedder
 
     class PausingEmbedder(FakeEmbedder):

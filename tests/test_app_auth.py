@@ -16,6 +16,7 @@ from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import open_store
+from quotebot_app import cli, guards
 from tests.app_server import free_port
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +29,9 @@ def served(tmp_path, small_corpus, fake_embedder):
     )
     build_corpus(small_corpus, open_store("faiss", index_dir=settings.index_dir), fake_embedder)
     blocks = app.build_app(Bot.load(settings, embedder=fake_embedder), settings)
-    blocks.queue(default_concurrency_limit=app.CONCURRENCY)
-    auth = app.load_auth({"QUOTEBOT_AUTH": "reader:correct horse"})
-    _, url, _ = blocks.launch(prevent_thread_lock=True, **app._launch_kwargs(settings, auth))
+    blocks.queue(default_concurrency_limit=cli.CONCURRENCY)
+    auth = guards.load_auth({"QUOTEBOT_AUTH": "reader:correct horse"})
+    _, url, _ = blocks.launch(prevent_thread_lock=True, **cli.launch_kwargs(settings, auth))
     yield url.rstrip("/")
     blocks.close()
 

@@ -18,6 +18,7 @@ from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import DocumentRecord, open_store
+from quotebot_app import feedback, guards, handlers, render
 from tests.fakes import FakeEmbedder
 from tests.html_check import parse
 
@@ -26,15 +27,15 @@ ZORBLAT_Q = "Who invented the Zorblat valve?"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
-def make_page(tmp_path: Path, corpus: Path, embedder, **settings) -> app._Page:
+def make_page(tmp_path: Path, corpus: Path, embedder, **settings) -> handlers.Page:
     config = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl", **settings)
     build_corpus(corpus, open_store("faiss", index_dir=config.index_dir), embedder)
     bot = Bot.load(config, embedder=embedder)
-    return app._Page(bot, config, app.FeedbackLog(config.feedback_path))
+    return handlers.Page(bot, config, feedback.FeedbackLog(config.feedback_path))
 
 
 @pytest.fixture
-def page(tmp_path, small_corpus, fake_embedder) -> app._Page:
+def page(tmp_path, small_corpus, fake_embedder) -> handlers.Page:
     return make_page(tmp_path, small_corpus, fake_embedder)
 
 
@@ -50,7 +51,7 @@ def uploads(tmp_path: Path, files: dict[str, str | bytes]) -> list[str]:
     return paths
 
 
-def cited_documents(page: app._Page, question: str) -> list[str]:
+def cited_documents(page: handlers.Page, question: str) -> list[str]:
     answer = page.bot.ask(question)
     return [p.document for p in answer.passages]
 
@@ -82,7 +83,7 @@ def test_upload_indexes_the_good_files_and_names_the_refused_one(page, tmp_path)
     # the bot answers from the new index at once
     assert cited_documents(page, ZORBLAT_Q)[0] == "zorblat.txt"
     # the status and the list name every file
-    status = " ".join(parse(app.render_change(report)).text)
+    status = " ".join(parse(render.render_change(report)).text)
     assert "zorblat.txt" in status and "kites.md" in status and "setup.exe" in status
     listing = " ".join(parse(page.documents_html()).text)
     assert "Zorblat" in listing and "Kites" in listing and "4 documents in the collection" in listing
@@ -112,7 +113,7 @@ def test_document_list_shows_title_file_name_passages_and_when_indexed(page):
     text = " ".join(parse(html).text)
     assert record.title in text and "cramps.txt" in text
     assert f"{record.n_chunks} passage" in text
-    assert app._when(record.indexed_at) in text and text.count(" UTC") == 2
+    assert render.when(record.indexed_at) in text and text.count(" UTC") == 2
 
 
 def test_too_many_files_are_refused_with_the_limit_and_nothing_is_added(tmp_path, small_corpus, fake_embedder):
@@ -123,7 +124,7 @@ def test_too_many_files_are_refused_with_the_limit_and_nothing_is_added(tmp_path
     assert "3 files" in report.error and "at most 2" in report.error
     assert not report.done and set(page.bot.store.documents()) == before
     assert not any(small_corpus.glob("note*.txt"))
-    assert "at most 2" in app.render_change(report)
+    assert "at most 2" in render.render_change(report)
 
 
 def test_a_file_over_the_size_limit_is_refused_and_the_others_are_added(tmp_path, small_corpus, fake_embedder):
@@ -206,12 +207,12 @@ def test_hostile_file_names_and_titles_are_shown_as_text(page, tmp_path):
     )
     report = page.upload(paths)
     assert len(report.done) == 2 and len(report.refused) == 1
-    for markup in (app.render_change(report), page.documents_html(), page.on_ask_remove(gr.EventData(None, {"name": "title.html"}))):
+    for markup in (render.render_change(report), page.documents_html(), page.on_ask_remove(gr.EventData(None, {"name": "title.html"}))):
         parsed = parse(markup)
         assert "img" not in parsed.tags and "script" not in parsed.tags
         assert parsed.handlers == []
         assert "<img" not in markup
-    assert HOSTILE in "".join(parse(app.render_change(report)).text)  # the refused name, character for character
+    assert HOSTILE in "".join(parse(render.render_change(report)).text)  # the refused name, character for character
     assert f"{HOSTILE} almanac" in "".join(parse(page.documents_html()).text)  # the HTML file's own title
 
 
@@ -220,7 +221,7 @@ def test_rendered_list_escapes_every_field():
         name=f"{HOSTILE}.txt", sha256="0", title=HOSTILE, format="txt", source=HOSTILE, n_chunks=1, indexed_at=HOSTILE
     )
     for confirm in (None, record.name):
-        markup = app.render_documents({record.name: record}, manage=True, confirm=confirm)
+        markup = render.render_documents({record.name: record}, manage=True, confirm=confirm)
         parsed = parse(markup)
         assert "img" not in parsed.tags and parsed.handlers == []
         assert HOSTILE in "".join(parsed.text)
@@ -249,26 +250,10 @@ def test_managing_page_has_an_upload_box_and_document_events(page):
 
 def test_management_is_off_when_asked_or_when_exposed_without_a_login():
     local, shared = Settings(), Settings(host="0.0.0.0")
-    assert app.management_off_reason(local, "127.0.0.1", None) is None
-    assert "QUOTEBOT_AUTH" in app.management_off_reason(shared, "0.0.0.0", None)
-    assert app.management_off_reason(shared, "0.0.0.0", [("owner", "secret")]) is None
-    assert "read-only" in app.management_off_reason(Settings(read_only=True), "127.0.0.1", [("a", "b")])
-
-
-def test_limits_and_read_only_come_from_the_environment():
-    settings = Settings.from_env({"QUOTEBOT_MAX_UPLOAD_FILES": "5", "QUOTEBOT_READ_ONLY": "1"})
-    assert settings.max_upload_files == 5 and settings.read_only is True
-    assert Settings.from_env({"QUOTEBOT_READ_ONLY": "no"}).read_only is False
-    assert Settings.from_env({}).max_upload_files == 20
-    with pytest.raises(ValueError, match="QUOTEBOT_READ_ONLY"):
-        Settings.from_env({"QUOTEBOT_READ_ONLY": "maybe"})
-
-
-def test_read_only_comes_from_the_flag_or_the_environment():
-    parse_args = app.build_parser().parse_args
-    assert app.settings_from_args(parse_args(["--read-only"]), {}).read_only is True
-    assert app.settings_from_args(parse_args([]), {"QUOTEBOT_READ_ONLY": "1"}).read_only is True
-    assert app.settings_from_args(parse_args([]), {}).read_only is False
+    assert guards.management_off_reason(local, "127.0.0.1", None) is None
+    assert "QUOTEBOT_AUTH" in guards.management_off_reason(shared, "0.0.0.0", None)
+    assert guards.management_off_reason(shared, "0.0.0.0", [("owner", "secret")]) is None
+    assert "read-only" in guards.management_off_reason(Settings(read_only=True), "127.0.0.1", [("a", "b")])
 
 
 # ---- concurrency ----------------------------------------------------------------------------

@@ -11,8 +11,13 @@ import shutil
 
 import pytest
 
-from tests.app_server import PROJECT_ROOT, SCREENSHOTS, AppServer, ask_on_page, start_app
-from tests.app_server import browser  # noqa: F401 - a fixture used by the tests below
+from tests.app_server import (
+    PROJECT_ROOT,
+    SCREENSHOTS,
+    AppServer,
+    ask_on_page,
+    start_app,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -68,7 +73,7 @@ def open_documents(page) -> None:
         try:
             heading.wait_for(timeout=10_000 if attempt == 0 else 30_000)
             return
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; retried once, then re-raised below
+        except Exception:
             if attempt == 1:
                 raise
 

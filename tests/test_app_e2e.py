@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import PROJECT_ROOT, SCREENSHOTS, AppServer, ask_on_page, start_app
-from tests.app_server import browser  # noqa: F401 - a fixture used by the tests below
+from tests.app_server import (
+    PROJECT_ROOT,
+    SCREENSHOTS,
+    AppServer,
+    ask_on_page,
+    start_app,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 

@@ -6,7 +6,6 @@ Fast: the bot runs on the fake embedder over a corpus the test writes.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -16,6 +15,7 @@ from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores import open_store
+from quotebot_app import cli, feedback, guards, handlers, render
 from tests.html_check import parse
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'
@@ -66,17 +66,17 @@ def test_importing_the_app_builds_no_page():
 
 
 def test_quote_emphasises_the_best_sentence_inside_the_passage():
-    html = app.render_quote(passage())
+    html = render.render_quote(passage())
     assert html == 'One sentence. <strong class="qb-best">The best sentence here.</strong> Last one.'
 
 
 def test_quote_with_offsets_outside_the_passage_is_shown_plainly():
     broken = passage(best_sentence={"start": 5, "end": 2, "text": ""})
-    assert app.render_quote(broken) == "One sentence. The best sentence here. Last one."
+    assert render.render_quote(broken) == "One sentence. The best sentence here. Last one."
 
 
 def test_reply_shows_citation_location_relevance_in_words_and_notice():
-    html = app.render_conversation([{"answer": answer(), "vote": None}])
+    html = render.render_conversation([{"answer": answer(), "vote": None}])
     text = " ".join(parse(html).text)
     assert "A document" in text and "paragraph 2, line 5" in text
     assert "High relevance" in text and "0.93" not in html
@@ -91,10 +91,10 @@ def test_every_text_from_documents_and_users_is_escaped():
         {"answer": answer(question=HOSTILE, abstained=True, passages=[], message=HOSTILE, suggestions=[HOSTILE]), "vote": None},
     ]
     rendered = [
-        app.render_conversation(turns),
-        app.render_conversation([], examples=[HOSTILE]),
-        app.render_source(hostile_passage, "x" * 100 + hostile_passage["text"]),
-        app.render_header(HOSTILE, HOSTILE),
+        render.render_conversation(turns),
+        render.render_conversation([], examples=[HOSTILE]),
+        render.render_source(hostile_passage, "x" * 100 + hostile_passage["text"]),
+        render.render_header(HOSTILE, HOSTILE),
     ]
     for markup in rendered:
         parsed = parse(markup)
@@ -104,15 +104,23 @@ def test_every_text_from_documents_and_users_is_escaped():
         assert HOSTILE in "".join(parsed.text)  # shown as text, character for character
 
 
+def test_a_follow_up_says_what_it_was_searched_as():
+    follow_up = answer(question="And how is it treated?", searched_as="What is a muscle spasm? And how is it treated?")
+    html = render.render_conversation([{"answer": follow_up, "vote": None}, {"answer": answer(), "vote": None}])
+    searched = [line for line in parse(html).text if "Searched as" in line]
+    assert searched == ["Searched as \u201cWhat is a muscle spasm? And how is it treated?\u201d"]
+    assert html.count('class="qb-searched"') == 1  # not under a question searched as typed
+
+
 def test_abstention_is_kind_and_offers_suggestions_as_buttons():
     turns = [{"answer": answer(abstained=True, passages=[], message="The source text doesn't cover this.", suggestions=["Q one?", "Q two?"]), "vote": None}]
-    html = app.render_conversation(turns)
+    html = render.render_conversation(turns)
     assert "couldn't find this in the source text" in "".join(parse(html).text)
     assert html.count('data-action="suggest"') == 2 and "Q two?" in html
 
 
 def test_empty_page_offers_the_examples():
-    html = app.render_conversation([], examples=["First?", "Second?"])
+    html = render.render_conversation([], examples=["First?", "Second?"])
     assert html.count('data-action="example"') == 2
 
 
@@ -120,7 +128,7 @@ def test_source_panel_marks_the_quote_inside_the_whole_document():
     doc = "Intro line.\n\n" + "x" * 87 + "One sentence. The best sentence here. Last one." + "\n\nThe end."
     p = passage()
     assert doc[p["start"] : p["end"]] == p["text"]
-    html = app.render_source(p, doc)
+    html = render.render_source(p, doc)
     parsed = parse(html)
     assert "".join(parsed.text).endswith("The end.") and "Intro line." in html
     assert '<mark class="qb-span">One sentence. <strong class="qb-best">The best sentence here.</strong> Last one.</mark>' in html
@@ -128,14 +136,14 @@ def test_source_panel_marks_the_quote_inside_the_whole_document():
 
 
 def test_source_panel_says_when_the_document_changed():
-    html = app.render_source(passage(), "completely different text " * 10)
+    html = render.render_source(passage(), "completely different text " * 10)
     assert "has changed since this answer" in html
 
 
 def test_source_panel_shows_a_window_of_a_very_long_document():
     p = passage(start=500_000)
     doc = "a" * 500_000 + p["text"] + "b" * 500_000
-    html = app.render_source(p, doc, window=10_000)
+    html = render.render_source(p, doc, window=10_000)
     assert len(html) < 12_000 + 2_000
     assert "This document is long" in html and "<mark" in html
 
@@ -144,14 +152,14 @@ def test_source_panel_shows_a_window_of_a_very_long_document():
 
 
 @pytest.fixture
-def page(tmp_path, small_corpus, fake_embedder) -> app._Page:
+def page(tmp_path, small_corpus, fake_embedder) -> handlers.Page:
     (small_corpus / "corpus.toml").write_text(
         'title = "Small"\nexamples = ["What is a leg cramp?", "How much sleep do adults need?"]\n', encoding="utf-8"
     )
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl")
     build_corpus(small_corpus, open_store("faiss", index_dir=settings.index_dir), fake_embedder)
     bot = Bot.load(settings, embedder=fake_embedder)
-    return app._Page(bot, settings, app.FeedbackLog(settings.feedback_path))
+    return handlers.Page(bot, settings, feedback.FeedbackLog(settings.feedback_path))
 
 
 def test_build_app_returns_blocks_with_the_ask_endpoint(page):
@@ -224,7 +232,7 @@ def test_api_ask_returns_the_answer_schema(page):
 
 
 def test_feedback_log_rejects_unknown_votes(tmp_path):
-    log = app.FeedbackLog(tmp_path / "new" / "folder" / "f.jsonl")
+    log = feedback.FeedbackLog(tmp_path / "new" / "folder" / "f.jsonl")
     log.append(answer(), "up")
     log.append(answer(), "down")
     assert len(log.path.read_text(encoding="utf-8").splitlines()) == 2
@@ -236,37 +244,37 @@ def test_feedback_log_rejects_unknown_votes(tmp_path):
 
 
 def test_login_from_environment_and_file(tmp_path):
-    assert app.load_auth({}) is None
-    assert app.load_auth({"QUOTEBOT_AUTH": "ann:pa:ss"}) == [("ann", "pa:ss")]
+    assert guards.load_auth({}) is None
+    assert guards.load_auth({"QUOTEBOT_AUTH": "ann:pa:ss"}) == [("ann", "pa:ss")]
     path = tmp_path / "logins"
     path.write_text("# owners\nbob:secret\n\ncarol:other\n", encoding="utf-8")
-    assert app.load_auth({"QUOTEBOT_AUTH_FILE": str(path)}) == [("bob", "secret"), ("carol", "other")]
+    assert guards.load_auth({"QUOTEBOT_AUTH_FILE": str(path)}) == [("bob", "secret"), ("carol", "other")]
 
 
 @pytest.mark.parametrize("content", ["bob\n", ":secret\n", "bob:\n", "# only a comment\n"])
 def test_malformed_login_file_is_refused_with_the_line(tmp_path, content):
     path = tmp_path / "logins"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(app.AuthError, match="logins"):
-        app.load_auth({"QUOTEBOT_AUTH_FILE": str(path)})
+    with pytest.raises(guards.AuthError, match="logins"):
+        guards.load_auth({"QUOTEBOT_AUTH_FILE": str(path)})
 
 
 def test_missing_login_file_is_refused(tmp_path):
-    with pytest.raises(app.AuthError, match="cannot read"):
-        app.load_auth({"QUOTEBOT_AUTH_FILE": str(tmp_path / "nope")})
+    with pytest.raises(guards.AuthError, match="cannot read"):
+        guards.load_auth({"QUOTEBOT_AUTH_FILE": str(tmp_path / "nope")})
 
 
 def test_listening_beyond_this_machine_without_login_warns():
-    assert app.exposure_warning("127.0.0.1", None) is None
-    assert app.exposure_warning("localhost", None) is None
-    assert app.exposure_warning("::1", None) is None
-    assert "QUOTEBOT_AUTH" in app.exposure_warning("0.0.0.0", None)
-    assert app.exposure_warning("0.0.0.0", [("a", "b")]) is None
+    assert guards.exposure_warning("127.0.0.1", None) is None
+    assert guards.exposure_warning("localhost", None) is None
+    assert guards.exposure_warning("::1", None) is None
+    assert "QUOTEBOT_AUTH" in guards.exposure_warning("0.0.0.0", None)
+    assert guards.exposure_warning("0.0.0.0", [("a", "b")]) is None
 
 
 def test_launch_settings_are_safe_by_default(tmp_path):
     settings = Settings(corpus_dir=tmp_path / "c", index_dir=tmp_path / "i", feedback_path=tmp_path / "fb" / "f.jsonl")
-    kwargs = app._launch_kwargs(settings, None)
+    kwargs = cli.launch_kwargs(settings, None)
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["server_port"] == 7860
     assert kwargs["share"] is False and kwargs["allowed_paths"] == []
     assert kwargs["max_file_size"] == "20mb"
@@ -288,5 +296,5 @@ def test_main_refuses_a_malformed_login_before_loading_anything(tmp_path, capsys
 
 
 def test_source_panel_names_the_document_not_its_server_path():
-    html = app.render_source(passage(source="/srv/secret/place/doc.txt"), "x" * 100 + passage()["text"])
+    html = render.render_source(passage(source="/srv/secret/place/doc.txt"), "x" * 100 + passage()["text"])
     assert "/srv/secret" not in html and "doc.txt" in html

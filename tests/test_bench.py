@@ -23,6 +23,8 @@ from bench.serving import APP_MEASURES, measure_app, run_load
 from bench.synthetic import SyntheticSpec, clustered_unit_vectors, queries_near
 from bench.timing import percentile, summarize_seconds
 
+pytestmark = pytest.mark.slow  # benchmarks and Milvus Lite: run with -m slow, left out of the fast tier
+
 
 def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Path, fake_embedder, capsys) -> None:
     out = tmp_path / "results.json"

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.milvus_vs_faiss import exact_top_k, main, synthetic_vectors
+
+pytestmark = pytest.mark.slow  # benchmarks and Milvus Lite: run with -m slow, left out of the fast tier
 
 
 def test_synthetic_vectors_are_unit_length_and_repeatable() -> None:

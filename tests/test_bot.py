@@ -11,9 +11,9 @@ from bot.bot import Bot, clean_question
 from bot.retrieval import Candidate, contextualize
 from indexer.build import build_corpus
 from indexer.chunking import Chunk, split_sentences
-from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
 from indexer.stores import IndexMismatch, IndexMissing
+from indexer.stores.faiss import FaissStore
 from tests.fakes import FakeEmbedder
 
 
@@ -21,7 +21,9 @@ from tests.fakes import FakeEmbedder
 def bot(small_corpus: Path, tmp_path: Path) -> Bot:
     store = FaissStore(tmp_path / "index")
     build_corpus(small_corpus, store, FakeEmbedder())
-    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", model="fake-hash-64")
+    # The bar for answering is a property of the model: hashed words in 64 dimensions collide more
+    # often than all-MiniLM-L6-v2's vectors agree by chance, so the fake model's bar is higher.
+    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", model="fake-hash-64", min_score=0.5)
     return Bot(store, FakeEmbedder(), settings=settings)
 
 
@@ -56,7 +58,9 @@ def test_suggestions_leave_out_questions_already_asked_in_the_conversation(bot):
     from indexer.loaders import CorpusInfo
 
     asked = "What causes cramps?"
-    bot.info = CorpusInfo(examples=(asked, "How much sleep do adults need?", "What is a leg cramp?", "Why do we dream?"))
+    bot.info = CorpusInfo(
+        examples=(asked, "How much sleep do adults need?", "What is a leg cramp?", "Why do we dream?")
+    )
     off_topic = "Who won the football world cup in Brazil?"
     assert asked in bot.ask(off_topic).suggestions
     answer = bot.ask(off_topic, history=[asked])
@@ -96,7 +100,18 @@ def test_answer_json_has_the_documented_fields(bot):
     data = bot.ask("What is a leg cramp?").to_dict()
     assert set(data) == {"question", "abstained", "message", "passages", "notice", "suggestions", "searched_as"}
     passage = data["passages"][0]
-    assert set(passage) >= {"text", "source", "document", "title", "start", "end", "score", "relevance", "best_sentence", "location"}
+    assert set(passage) >= {
+        "text",
+        "source",
+        "document",
+        "title",
+        "start",
+        "end",
+        "score",
+        "relevance",
+        "best_sentence",
+        "location",
+    }
     assert set(passage["best_sentence"]) == {"start", "end", "text"}
 
 
@@ -113,20 +128,57 @@ def test_bot_on_a_missing_index_says_how_to_build_it(tmp_path):
 
 
 def test_follow_up_is_read_with_the_previous_question():
-    assert contextualize("What about treatment?", ["What causes cramps?"]) == "What causes cramps? What about treatment?"
-    assert contextualize("How much sleep does an adult need every night?", ["What causes cramps?"]).startswith("How much")
+    assert (
+        contextualize("What about treatment?", ["What causes cramps?"]) == "What causes cramps? What about treatment?"
+    )
+    assert contextualize("How much sleep does an adult need every night?", ["What causes cramps?"]).startswith(
+        "How much"
+    )
     assert contextualize("What about treatment?", []) == "What about treatment?"
 
 
 def test_a_self_contained_how_question_is_not_read_as_a_follow_up():
     history = ["How do I stop a cramp?", "and what causes them?"]
-    assert contextualize("How many mg of magnesium should I take?", history) == "How many mg of magnesium should I take?"
+    assert (
+        contextualize("How many mg of magnesium should I take?", history) == "How many mg of magnesium should I take?"
+    )
     assert contextualize("Why do cramps happen at night?", ["What is a spasm?"]) == "Why do cramps happen at night?"
+
+
+@pytest.mark.parametrize(
+    ("question", "previous"),
+    [
+        ("What causes muscle cramps?", "What is dystonia?"),
+        ("What is spasticity?", "Does twitching mean my ALS is the fast kind?"),
+        ("What is tetany?", "How do I stop a cramp?"),
+        ("Should I run NetworkManager on a server?", "What's the iproute2 replacement for ifconfig?"),
+    ],
+)
+def test_a_short_question_on_a_new_topic_is_searched_alone(question, previous):
+    assert contextualize(question, [previous]) == question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is it permanent?",
+        "and for fish?",
+        "what about on ethernet?",
+        "in the shoulder?",
+        "When should I worry about them?",
+        "Is that normal?",
+    ],
+)
+def test_a_real_ellipsis_takes_the_previous_question(question):
+    assert contextualize(question, ["What is a cramp?"]) == f"What is a cramp? {question}"
 
 
 def test_a_chain_of_follow_ups_keeps_the_topic_of_the_question_that_started_it():
     history = ["How do I stop a cramp?", "and what causes them?"]
-    assert contextualize("what about at night?", history) == "How do I stop a cramp? and what causes them? what about at night?"
+    assert (
+        contextualize("what about at night?", history)
+        == "How do I stop a cramp? and what causes them? what about at night?"
+    )
     assert contextualize("and then?", ["a", "b", "c", "d", "e"]) == "c d e and then?"  # three questions back at most
 
 
@@ -137,14 +189,18 @@ def test_follow_up_through_ask_uses_history(bot):
 
 
 def test_near_duplicate_detection():
-    assert is_near_duplicate("Muscle cramps are when a muscle gets tight.", "muscle cramps are when a muscle gets tight")
+    assert is_near_duplicate(
+        "Muscle cramps are when a muscle gets tight.", "muscle cramps are when a muscle gets tight"
+    )
     assert not is_near_duplicate("Muscle cramps are when a muscle gets tight.", "Sleep needs a dark and quiet bedroom.")
 
 
 def test_a_restated_clause_with_changed_words_is_no_duplicate():
     """The 17th amendment restates Article I with the answer changed: both must be quotable."""
     original = "The Senate shall be composed of two Senators from each State, chosen by the Legislature thereof, for six Years."
-    amended = "The Senate shall be composed of two Senators from each State, elected by the people thereof, for six years."
+    amended = (
+        "The Senate shall be composed of two Senators from each State, elected by the people thereof, for six years."
+    )
     assert not is_near_duplicate(original, amended)
     assert is_near_duplicate(original, "-- " + original.replace("\n", " "))
 
@@ -176,7 +232,10 @@ def test_expand_span_stays_in_its_paragraph_and_under_the_cap():
 
 
 def test_expand_span_does_not_grow_back_into_a_sentence_the_source_cut_at_its_start():
-    cut, whole = "muscles to painful and uncontrollable spasms.", "Pain or tightness in joints is also common in spasticity."
+    cut, whole = (
+        "muscles to painful and uncontrollable spasms.",
+        "Pain or tightness in joints is also common in spasticity.",
+    )
     text = f"{cut} {whole} Heat helps the muscle relax after a spasm."
     sentences = split_sentences(text, None)
     assert sentences[0].truncated_start
@@ -232,7 +291,9 @@ def test_two_quotes_that_touch_in_one_paragraph_are_shown_as_one(bot):
 
     other_paragraph = next(s for s in sentences if s.block != first.block)
     assert not continues(shown, _passage_at(bot, "cramps.txt", other_paragraph.start, other_paragraph.end), doc, chars)
-    assert not continues(shown, _passage_at(bot, "cramps.txt", third.start, third.end), doc, chars)  # a gap between them
+    assert not continues(
+        shown, _passage_at(bot, "cramps.txt", third.start, third.end), doc, chars
+    )  # a gap between them
 
 
 def test_no_answer_shows_two_passages_that_continue_each_other(bot):
@@ -241,3 +302,67 @@ def test_no_answer_shows_two_passages_that_continue_each_other(bot):
         pairs = [(a, b) for i, a in enumerate(passages) for b in passages[i + 1 :]]
         assert not any(continues(a, b, bot._source(a.document), bot.settings.passage_chars) for a, b in pairs), question
         assert not any(a.document == b.document and a.start < b.end and b.start < a.end for a, b in pairs), question
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["¿Qué es un calambre muscular?", "Was ist ein Muskelkrampf?", "肌肉痉挛是什么？", "Quels sont les symptômes?"],
+)
+def test_a_question_in_another_language_is_refused_with_a_message_that_says_so(small_corpus, tmp_path, question):
+    from bot.language import LANGUAGE_MESSAGE
+
+    store = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, store, FakeEmbedder(name="all-MiniLM-L6-v2"))  # a model that reads English only
+    bot = Bot(
+        store,
+        FakeEmbedder(name="all-MiniLM-L6-v2"),
+        settings=Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index"),
+    )
+    answer = bot.ask(question)
+    assert answer.abstained and answer.message == LANGUAGE_MESSAGE and not answer.passages
+    assert not bot.ask("What is a leg cramp?").abstained  # English still answered
+    assert not bot.ask("What is la niña, a leg cramp?").abstained  # a foreign word inside an English question
+
+
+def test_a_model_that_reads_other_languages_gets_every_question(bot):
+    from bot.language import LANGUAGE_MESSAGE
+
+    assert bot.embedder.name == "fake-hash-64"
+    assert bot.ask("Was ist ein Muskelkrampf?").message != LANGUAGE_MESSAGE
+
+
+def test_adding_unrelated_documents_changes_no_answer_and_no_refusal(bot, small_corpus, tmp_path):
+    """The bar for answering is the model's, not the index's: documents on other topics joining the
+    index move neither the refusals nor the passages of questions about the documents already there."""
+    questions = [
+        "What is a leg cramp?",
+        "What causes cramps?",
+        "How do I relieve a cramp?",
+        "How much sleep do adults need?",
+        "How can I fall asleep faster?",
+        "Is magnesium low in the blood a cause?",
+        "Who won the football world cup in Brazil?",
+        "What dose of quinine treats cramps?",
+    ]
+
+    def shown(answer):
+        return answer.abstained, [
+            (p.document, p.start, p.end, p.relevance, p.best_sentence.start) for p in answer.passages
+        ]
+
+    before = [shown(bot.ask(q)) for q in questions]
+    assert any(a for a, _ in before) and not all(a for a, _ in before)  # both kinds are in the test
+    (small_corpus / "astronomy.txt").write_text(
+        "Jupiter has dozens of known moons orbiting it. Saturn's rings are made of ice and rock. "
+        "A light year measures distance, not time.\n\nTelescopes gather light with mirrors or lenses.\n",
+        encoding="utf-8",
+    )
+    (small_corpus / "baking.md").write_text(
+        "# Bread\n\nSourdough rises with wild yeast from a starter. Knead the dough until it is smooth. "
+        "Bake the loaf in a hot oven with steam for a crisp crust.\n",
+        encoding="utf-8",
+    )
+    build_corpus(small_corpus, bot.store, FakeEmbedder())
+    bot.changed()
+    after = [shown(bot.ask(q)) for q in questions]
+    assert after == before

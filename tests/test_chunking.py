@@ -152,3 +152,61 @@ def test_empty_text_gives_no_chunks(text):
 def test_settings_round_trip_through_the_manifest():
     settings = ChunkingSettings(max_sentences=2, max_chars=300)
     assert ChunkingSettings.from_dict(settings.to_dict()) == settings
+
+
+CODE_DOC = """# Points
+
+A point is made from two numbers:
+
+```python
+# point is an (x, y) tuple
+point = (3, 4)
+
+print(point)
+```
+
+Distances are measured from the origin.
+"""
+
+
+def test_fenced_code_is_one_quotable_block_and_its_comments_are_not_headings():
+    blocks = split_blocks(CODE_DOC)
+    code = [b for b in blocks if b.kind == "code"]
+    assert len(code) == 1 and not code[0].is_heading
+    assert CODE_DOC[code[0].start : code[0].end] == "# point is an (x, y) tuple\npoint = (3, 4)\n\nprint(point)"
+    chunks = chunk_text(CODE_DOC, "d")
+    assert all(c.heading == "Points" for c in chunks), "a # comment in code is never a heading"
+    assert any(c.text == "# point is an (x, y) tuple\npoint = (3, 4)\n\nprint(point)" for c in chunks), "short code stays whole"
+    assert not any("```" in c.text for c in chunks), "fence lines are never quoted"
+    assert any(c.text == "Distances are measured from the origin." and c.heading == "Points" for c in chunks)
+
+
+def test_long_code_is_cut_between_whole_lines_within_the_chunk_size():
+    lines = [f"    value_{n} = compute(value_{n - 1}, step={n})" for n in range(1, 40)]
+    text = "Setup\n\n```\n" + "\n".join(lines) + "\n```\n"
+    settings = ChunkingSettings()
+    chunks = chunk_text(text, "d", settings)
+    assert chunks and all(len(c.text) <= settings.max_chars for c in chunks)
+    code_lines = {line.strip() for line in lines}
+    for chunk in chunks:
+        assert all(line.strip() in code_lines for line in chunk.text.split("\n")), "no line is cut in two"
+
+
+def test_each_table_row_is_a_sentence_so_one_row_can_be_found():
+    text = "## Expenses\n\nItem | Rate\nMileage rate | 0.30 euros per km\nMeals | 12 euros a day\n"
+    blocks = split_blocks(text)
+    assert [b.kind for b in blocks] == ["text", "table"]
+    rows = [text[s.start : s.end] for s in split_sentences(text)]
+    assert rows == ["Item | Rate", "Mileage rate | 0.30 euros per km", "Meals | 12 euros a day"]
+    single = [c for c in chunk_text(text, "d") if len(c.sentences) == 1]
+    assert any(c.text == "Mileage rate | 0.30 euros per km" and c.heading == "Expenses" for c in single)
+
+
+def test_a_markdown_list_of_in_page_links_is_a_table_of_contents_and_never_quoted():
+    text = (
+        "## FAQ\n\n* [How do I search compressed files?](#compressed)\n* [How is ripgrep licensed?](#license)\n\n"
+        "### How do I search compressed files?\n\nUse the -z/--search-zip flag.\n"
+    )
+    assert [b.kind for b in split_blocks(text)][1] == "links"
+    chunks = chunk_text(text, "faq.md")
+    assert [c.text for c in chunks] == ["Use the -z/--search-zip flag."]

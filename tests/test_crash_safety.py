@@ -14,10 +14,10 @@ import pytest
 import indexer.__main__ as cli
 from bot.bot import Bot
 from indexer.build import build_corpus
-from indexer.stores.faiss import FaissStore
 from indexer.manage import IndexBusy, index_lock
 from indexer.settings import Settings
-from indexer.stores import IndexCorrupt, IndexError_
+from indexer.stores import IndexCorrupt, IndexProblem
+from indexer.stores.faiss import FaissStore
 from tests.fakes import FakeEmbedder
 from tests.slow_build import PAUSE_POINTS
 
@@ -161,7 +161,7 @@ def test_damaged_index_file_is_reported_clearly(tmp_path, small_corpus, built_in
         assert all(a.abstained and "cannot be read" in a.message for a in answers)
         assert "python -m indexer build" in caplog.text
         return
-    expected = IndexError_ if which == "CURRENT" and how == "delete" else IndexCorrupt
+    expected = IndexProblem if which == "CURRENT" and how == "delete" else IndexCorrupt
     with pytest.raises(expected) as err:
         _answer_everything(tmp_path, small_corpus)
     assert "python -m indexer build" in str(err.value)

@@ -6,9 +6,9 @@ import pytest
 
 from bot.bot import Bot
 from indexer.embedding import Embedder
-from indexer.stores.faiss import FaissStore
 from indexer.manage import add_files, index_added
 from indexer.settings import Settings
+from indexer.stores.faiss import FaissStore
 from tests.docfixtures import write_mixed_formats
 
 

@@ -109,8 +109,8 @@ def test_backend_is_configured_by_flag_or_environment_and_reaches_the_embedder(t
     from bot.bot import Bot
     from indexer.__main__ import build_parser as indexer_parser
     from indexer.build import build_corpus
-    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
+    from indexer.stores.faiss import FaissStore
     from tests.fakes import FakeEmbedder
 
     assert bot_parser().parse_args(["ask", "why?", "--backend", "onnx-int8"]).backend == "onnx-int8"

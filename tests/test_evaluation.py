@@ -67,10 +67,46 @@ def test_committed_eval_sets_have_verbatim_gold_spans(name):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    source = {"muscle_spasms.jsonl": root / "corpus" / "muscle_spasms.txt", "us_constitution.jsonl": root / "eval" / "constitution" / "us_constitution.txt"}[name]
+    source = {
+        "muscle_spasms.jsonl": root / "corpus" / "muscle_spasms.txt",
+        "us_constitution.jsonl": root / "eval" / "constitution" / "us_constitution.txt",
+    }[name]
     text = source.read_text(encoding="utf-8")
     items = load_eval_set(root / "eval" / name)
     assert sum(i.answerable for i in items) >= 40 and sum(not i.answerable for i in items) >= 15
     for item in items:
         for span in item.gold:
             assert span in text, (item.question, span)
+
+
+def test_gold_spans_match_across_line_breaks_and_runs_of_spaces():
+    assert score_ranking(["x", "the  supreme Law\nof the   Land"], ["supreme Law of the Land"]) == 2
+    assert score_ranking(["the supreme Law of the Land"], ["supreme Law\n  of the Land"]) == 1
+
+
+def test_precision_counts_right_passages_among_those_shown_and_near_far_are_apart():
+    items = [
+        EvalItem("q1", ("alpha",)),  # 2 of 3 shown are right
+        EvalItem("q2", ("beta",)),  # 1 of 1 shown is right
+        EvalItem("q3", ("gamma",)),  # abstained: not in precision
+        EvalItem("n1", (), kind="near"),  # answered
+        EvalItem("n2", (), kind="near"),  # abstained
+        EvalItem("f1", (), kind="far"),  # abstained
+    ]
+    replies = {"q1": ["alpha", "x", "alpha again"], "q2": ["beta"], "q3": [], "n1": ["t"], "n2": [], "f1": []}
+    report, results = evaluate(lambda q, h: _answer(q, replies[q]), items, k=3)
+    assert report.precision == pytest.approx((2 / 3 + 1) / 2)
+    assert (report.near, report.far) == (2, 1)
+    assert report.near_abstained == pytest.approx(1 / 2) and report.far_abstained == pytest.approx(1.0)
+    assert report.correctly_abstained == pytest.approx(2 / 3)
+    assert [r.right for r in results] == [2, 1, 0, 0, 0, 0]
+    assert "precision@3" in report.table() and "near misses abstained" in report.table()
+
+
+def test_an_unknown_kind_is_refused_with_the_line(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({"q": "a?", "kind": "nearby"}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"set.jsonl:1.*near"):
+        load_eval_set(path)
+    path.write_text(json.dumps({"q": "a?", "kind": "near"}) + "\n", encoding="utf-8")
+    assert load_eval_set(path)[0].kind == "near"

@@ -26,9 +26,11 @@ import indexer.stores.faiss as faiss_store
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.embedding import Embedder, ModelNotFound, resolve_model
-from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
 from indexer.stores import IndexMismatch, IndexMissing
+from indexer.stores.faiss import FaissStore
+from quotebot_app import feedback, handlers
+from quotebot_app.cli import update_index
 from tests.app_server import free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
@@ -161,13 +163,13 @@ def test_running_app_answers_or_declines_after_its_index_is_deleted(tmp_path, sm
 
 def test_source_panel_says_so_when_the_document_text_is_gone(index, small_corpus):
     settings = Settings(corpus_dir=small_corpus, index_dir=index, feedback_path=index.parent / "fb.jsonl")
-    page = app._Page(_bot(index, small_corpus), settings, app.FeedbackLog(settings.feedback_path))
+    page = handlers.Page(_bot(index, small_corpus), settings, feedback.FeedbackLog(settings.feedback_path))
     _, turns, _ = page.on_submit(SLEEP, 3, [])
     shutil.rmtree(index / "texts")
     # The process that answered keeps the text it read; a fresh one (a restart) must say it is gone.
     kept = page.on_cite(turns, gr.EventData(None, {"turn": 0, "index": 0}))
     assert "seven to nine hours" in kept
-    restarted = app._Page(_bot(index, small_corpus), settings, app.FeedbackLog(settings.feedback_path))
+    restarted = handlers.Page(_bot(index, small_corpus), settings, feedback.FeedbackLog(settings.feedback_path))
     html = restarted.on_cite(turns, gr.EventData(None, {"turn": 0, "index": 0}))
     assert "no longer in the index" in html
 
@@ -257,19 +259,19 @@ def test_app_serves_the_built_index_when_its_start_up_build_cannot_write(index, 
     (small_corpus / "magnesium.txt").write_text("Magnesium helps some people with cramps at night.\n", encoding="utf-8")
     settings = Settings(index_dir=index, corpus_dir=small_corpus, model="fake-hash-64")
     _fill_disk_at(monkeypatch, "texts")
-    line = app.update_index(FaissStore(index), FakeEmbedder(), settings)
+    line = update_index(FaissStore(index), FakeEmbedder(), settings)
     assert "could not bring it up to date" in line and "No space left on device" in line and "as it was last built" in line
     assert sorted(_bot(index, small_corpus).manifest.documents) == ["cramps.txt", "sleep.md"]
 
     empty = tmp_path / "never-built"
     with pytest.raises(OSError, match="could not write the index"):  # nothing to fall back on: the error stands
-        app.update_index(FaissStore(empty), FakeEmbedder(), replace(settings, index_dir=empty))
+        update_index(FaissStore(empty), FakeEmbedder(), replace(settings, index_dir=empty))
 
 
 def test_app_start_up_refuses_a_file_over_the_upload_limit_as_the_cli_build_does(small_corpus, tmp_path, capsys):
     (small_corpus / "huge.txt").write_text("Cramps are common at night. " * 40_000, encoding="utf-8")  # ~1.1 MB
     settings = Settings(index_dir=tmp_path / "index", corpus_dir=small_corpus, model="fake-hash-64", max_upload_mb=1)
-    app.update_index(FaissStore(tmp_path / "index"), FakeEmbedder(), settings)
+    update_index(FaissStore(tmp_path / "index"), FakeEmbedder(), settings)
     err = capsys.readouterr().err
     assert "skipped huge.txt:" in err and "huge.txt: huge.txt" not in err
     assert sorted(_bot(tmp_path / "index", small_corpus).manifest.documents) == ["cramps.txt", "sleep.md"]

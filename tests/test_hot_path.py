@@ -9,10 +9,10 @@ import pytest
 
 from bot.bot import Bot
 from indexer.build import build_corpus, load_corpus_documents, sync_documents
-from indexer.stores.faiss import FaissStore
 from indexer.loaders import CorpusInfo
 from indexer.settings import Settings
 from indexer.stores import IndexCorrupt
+from indexer.stores.faiss import FaissStore
 
 
 def _bot(tmp_path: Path, corpus: Path, embedder, examples=()) -> Bot:

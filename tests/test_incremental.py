@@ -8,8 +8,8 @@ from bot.bot import Bot
 from indexer.build import build_corpus, sync_documents
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import ChunkingSettings, chunk_text
-from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
+from indexer.stores.faiss import FaissStore
 from tests.docfixtures import write_mixed_formats
 from tests.fakes import FakeEmbedder
 

@@ -212,3 +212,86 @@ def test_folder_with_bad_files_still_loads_the_good_ones(tmp_path):
     expected = {name for name, _, _ in BAD_FILES if Path(name).suffix in LOADERS} | {"huge.md"}
     assert set(errors) == expected
     assert "over the" in errors["huge.md"]
+
+
+# ---- titles from the documents ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("# Sourdough starter\n\nFeed it flour and water.\n", "Sourdough starter"),
+        ("Intro line.\n\n## Feeding ##\n\nText.\n", "Feeding"),
+        ("Sourdough Guide\n===============\n\nText.\n", "Sourdough Guide"),
+        ("```sh\n# not a title\n```\n\n# Real title\n", "Real title"),
+        ("Just text, no heading at all.\n", "Mydocs"),
+    ],
+)
+def test_markdown_title_is_its_first_heading_else_the_file_name(tmp_path, text, expected):
+    assert _load(tmp_path, "mydocs.md", text).title == expected
+
+
+def test_docx_title_falls_back_to_the_title_styled_paragraph(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Travel expenses policy", style="Title")
+    document.add_paragraph("Claims are paid monthly.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert _load(tmp_path, "policy_v2.docx", buffer.getvalue()).title == "Travel expenses policy"
+
+
+def test_docx_table_row_is_a_chunk_of_its_own(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Allowances", level=1)
+    table = document.add_table(rows=3, cols=3)
+    for r, row in enumerate([("Item", "Rate", "Unit"), ("Mileage rate", "0.30 euros", "per km"), ("Meals", "12 euros", "per day")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = _load(tmp_path, "allowances.docx", buffer.getvalue())
+    chunks = chunk_text(doc.text, doc.name)
+    assert any(c.text == "Mileage rate | 0.30 euros | per km" and c.heading == "Allowances" for c in chunks)
+
+
+def test_docx_generated_table_of_contents_is_left_out(tmp_path):
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    for name in ("TOC Heading", "toc 1"):
+        if name not in [s.name for s in document.styles]:
+            document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    document.add_paragraph("Contents", style="TOC Heading")
+    document.add_paragraph("Travel allowances\t3", style="toc 1")
+    document.add_heading("Travel allowances", level=1)
+    document.add_paragraph("Staff are paid for every kilometre driven on duty.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = _load(tmp_path, "policy.docx", buffer.getvalue())
+    assert doc.text == "# Travel allowances\n\nStaff are paid for every kilometre driven on duty."
+
+
+def test_docx_code_paragraphs_are_one_code_block_and_their_comments_are_not_headings(tmp_path):
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    document.styles.add_style("Source Code", WD_STYLE_TYPE.PARAGRAPH)
+    document.add_heading("Host names", level=2)
+    document.add_paragraph("The file /etc/hosts maps names to addresses:")
+    document.add_paragraph("127.0.0.1 localhost\n\n# The following lines are desirable for IPv6", style="Source Code")
+    document.add_paragraph("::1     localhost ip6-localhost", style="Source Code")
+    document.add_paragraph("Edit it as root.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = _load(tmp_path, "hosts.docx", buffer.getvalue())
+    code = "127.0.0.1 localhost\n\n# The following lines are desirable for IPv6\n::1     localhost ip6-localhost"
+    assert f"```\n{code}\n```" in doc.text
+    chunks = chunk_text(doc.text, doc.name)
+    assert {c.heading for c in chunks} == {"Host names"}
+    assert any(c.text == code for c in chunks)

@@ -12,9 +12,9 @@ import pytest
 import indexer.__main__ as cli
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import ChunkingSettings, chunk_text
-from indexer.stores.faiss import FaissStore
 from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document, safe_name
+from indexer.stores.faiss import FaissStore
 from tests.docfixtures import HTML_PAGE, make_docx, make_pdf
 from tests.fakes import FakeEmbedder
 

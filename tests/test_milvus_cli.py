@@ -13,6 +13,8 @@ import pytest
 from indexer.loaders import load_document
 from tests.conftest import BUNDLED_CORPUS, PROJECT_ROOT
 
+pytestmark = pytest.mark.slow  # benchmarks and Milvus Lite: run with -m slow, left out of the fast tier
+
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -89,3 +89,10 @@ def test_eval_prints_every_metric_as_json(built, tmp_path):
     assert report["correctly_abstained"] == 1.0
     for key in ("hit_at_1", "mrr", "wrongly_abstained", "mean_passage_chars", "median_seconds"):
         assert key in report
+
+
+def test_commands_print_no_weights_progress_bar(built):
+    corpus, index = built
+    result = _run(["-m", "bot", "ask", "--index", str(index), "--corpus", str(corpus), "What is a muscle spasm?"])
+    assert result.returncode == 0, result.stderr
+    assert "Loading weights" not in result.stderr and "Loading weights" not in result.stdout

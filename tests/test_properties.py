@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.chunking import ChunkingSettings, chunk_text, split_blocks, split_sentences
-from indexer.stores.faiss import FaissStore
 from indexer.settings import Settings
+from indexer.stores.faiss import FaissStore
 from tests.fakes import FakeEmbedder
 
 TOKENS = [

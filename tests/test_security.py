@@ -19,16 +19,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-import app
 from bot.bot import Bot
 from indexer.settings import Settings
+from quotebot_app import cli, feedback, guards, handlers
 from tests.app_server import PROJECT_ROOT, free_port, serve_in_process
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.e2e
 
 MAX_FILES = 3  # the page's limit; the upload route takes a few times more, so the page can explain
-ROUTE_FILES = app.UPLOAD_ROUTE_FILES_FACTOR * MAX_FILES
+ROUTE_FILES = guards.UPLOAD_ROUTE_FILES_FACTOR * MAX_FILES
 LOCKED_TITLE = "Zebra handbook"
 SECRET = "feedback-line-nobody-may-read"
 
@@ -199,7 +199,7 @@ def locked(tmp_path_factory):
     (corpus / "cramps.txt").write_text("A leg cramp is a sudden painful tightening of the calf muscle.\n", encoding="utf-8")
     (corpus / "corpus.toml").write_text(f'title = "{LOCKED_TITLE}"\n', encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=root / "index", feedback_path=root / "fb.jsonl", port=free_port())
-    blocks, url = serve_in_process(settings, FakeEmbedder(), auth=app.load_auth({"QUOTEBOT_AUTH": "reader:correct horse"}))
+    blocks, url = serve_in_process(settings, FakeEmbedder(), auth=guards.load_auth({"QUOTEBOT_AUTH": "reader:correct horse"}))
     yield url, settings
     blocks.close()
 
@@ -231,7 +231,7 @@ def test_without_login_every_api_route_refuses(locked):
 
 
 def test_login_and_share_cannot_be_given_on_the_command_line():
-    options = {opt for action in app.build_parser()._actions for opt in action.option_strings}
+    options = {opt for action in cli.build_parser()._actions for opt in action.option_strings}
     assert options and not {o for o in options if any(w in o for w in ("auth", "pass", "user", "login", "share"))}
 
 
@@ -258,7 +258,7 @@ def test_markup_in_a_question_is_shown_as_text(tmp_path, small_corpus, question)
 
     build_corpus(small_corpus, FaissStore(tmp_path / "index"), FakeEmbedder())
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb.jsonl")
-    page = app._Page(Bot.load(settings, embedder=FakeEmbedder()), settings, app.FeedbackLog(settings.feedback_path))
+    page = handlers.Page(Bot.load(settings, embedder=FakeEmbedder()), settings, feedback.FeedbackLog(settings.feedback_path))
     html, turns, _ = page.on_submit(question, 3, [])
     parsed = _Tags()
     parsed.feed(html)

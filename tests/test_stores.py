@@ -1,4 +1,4 @@
-"""The same behaviour from every vector store: FAISS (local folder) and Milvus (here Milvus Lite).
+"""The same behaviour from every vector store: FAISS (local folder), Milvus Lite and a real Milvus server.
 
 Every Milvus test shares one Milvus Lite database (starting one costs about a
 second) and gets collections of its own, so tests stay independent.
@@ -19,13 +19,17 @@ from bot.bot import Bot
 from indexer.build import build_corpus, load_corpus_documents
 from indexer.calibration import PROBE_QUESTIONS
 from indexer.chunking import Chunk
+from indexer.stores import DocumentRecord, IndexMismatch, Manifest, NewDocument, VectorStore
 from indexer.stores.faiss import FaissStore, choose_index_type
 from indexer.stores.milvus import MilvusStore, MilvusStoreError, _split
-from indexer.stores import DocumentRecord, IndexMismatch, Manifest, NewDocument, VectorStore
 from tests.conftest import BUNDLED_CORPUS, PROJECT_ROOT
 from tests.fakes import FakeEmbedder
 
-STORES = ["faiss", "milvus"]
+STORES = [
+    "faiss",
+    pytest.param("milvus", marks=pytest.mark.slow),
+    pytest.param("milvus-server", marks=[pytest.mark.slow, pytest.mark.milvus_server]),
+]
 QUESTIONS = [json.loads(line)["q"] for line in (PROJECT_ROOT / "eval" / "muscle_spasms.jsonl").open(encoding="utf-8")]
 
 
@@ -42,7 +46,8 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path, milvus_uri: str):
     def make(name: str = "index") -> VectorStore:
         if kind == "faiss":
             return FaissStore(tmp_path / f"faiss-{name}")
-        return MilvusStore(milvus_uri, collection=f"t{uuid.uuid4().hex[:12]}_{name}")
+        uri = request.getfixturevalue("milvus_server").uri if kind == "milvus-server" else milvus_uri
+        return MilvusStore(uri, collection=f"t{uuid.uuid4().hex[:12]}_{name}")
 
     make.kind = kind
     return make
@@ -191,6 +196,7 @@ def test_index_type_follows_collection_size(make_store, small_corpus: Path, monk
 # ---- the two stores agree --------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a Milvus Lite database
 def test_milvus_and_faiss_return_the_same_passages_in_the_same_order(tmp_path: Path, milvus_uri: str) -> None:
     """With exact search both stores rank alike, down to which copy of a repeated sentence is quoted."""
     stores = [FaissStore(tmp_path / "faiss"), MilvusStore(milvus_uri, collection=f"t{uuid.uuid4().hex[:12]}_same")]
@@ -237,6 +243,7 @@ def _document(name: str, sentences: list[str], embedder: FakeEmbedder) -> NewDoc
     return NewDocument(record, text, chunks, embedder.encode([c.text for c in chunks]))
 
 
+@pytest.mark.slow  # a Milvus Lite database
 def test_milvus_interrupted_apply_leaves_the_previous_index_whole(milvus_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     embedder = FakeEmbedder()
     collection = f"t{uuid.uuid4().hex[:12]}_crash"
@@ -272,6 +279,7 @@ def test_milvus_interrupted_apply_leaves_the_previous_index_whole(milvus_uri: st
     )
 
 
+@pytest.mark.slow  # a Milvus Lite database
 def test_milvus_reader_follows_a_commit_made_by_another_process(milvus_uri: str) -> None:
     """A replica that cached the old manifest notices new rows' generation and re-reads the head."""
     embedder = FakeEmbedder()
@@ -337,6 +345,7 @@ def test_split_keeps_characters_whole_and_parts_small() -> None:
     assert _split("") == [""]
 
 
+@pytest.mark.slow  # a Milvus Lite database
 def test_vectors_come_back_for_chunk_ids_in_the_order_asked(milvus_uri: str, small_corpus: Path) -> None:
     store = MilvusStore(milvus_uri, collection=f"t{uuid.uuid4().hex[:12]}_vectors")
     build_corpus(small_corpus, store, FakeEmbedder())
@@ -347,6 +356,7 @@ def test_vectors_come_back_for_chunk_ids_in_the_order_asked(milvus_uri: str, sma
         store.get_vectors(["cramps.txt:0-1"])
 
 
+@pytest.mark.slow  # a Milvus Lite database
 def test_milvus_drop_removes_only_its_own_collections(milvus_uri: str, small_corpus: Path) -> None:
     prefix = f"t{uuid.uuid4().hex[:12]}"
     store, neighbour = MilvusStore(milvus_uri, collection=f"{prefix}_a"), MilvusStore(milvus_uri, collection=f"{prefix}_b")

@@ -25,9 +25,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..chunking import Chunk
+from ..document import PageStarts
 
 __all__ = [
     "FORMAT_VERSION",
+    "IndexProblem",
     "IndexError_",
     "IndexMissing",
     "IndexCorrupt",
@@ -64,23 +66,27 @@ def text_key(sha256: str) -> str:
     return hashlib.sha256(f"text:{sha256}".encode()).hexdigest()[:32]
 
 
-class IndexError_(RuntimeError):
-    """Base of the index errors: each message says how to get a working index back."""
+class IndexProblem(RuntimeError):
+    """Base of the index errors (missing, damaged, built with another model, busy, unreachable):
+    each message says how to get a working index back."""
 
 
-class IndexMissing(IndexError_):
+IndexError_ = IndexProblem  # the old name, for code not yet moved to IndexProblem (bot/bot.py); goes next release
+
+
+class IndexMissing(IndexProblem):
     pass
 
 
-class IndexCorrupt(IndexError_):
+class IndexCorrupt(IndexProblem):
     pass
 
 
-class IndexMismatch(IndexError_):
+class IndexMismatch(IndexProblem):
     pass
 
 
-class UnknownDocument(IndexError_, KeyError):
+class UnknownDocument(IndexProblem, KeyError):
     """No document of that name in the index: asked by name (a ``KeyError``), or removed between
     a search and the read of its text (an index error, which ``Bot.ask`` answers by trying again)."""
 
@@ -101,10 +107,11 @@ class DocumentRecord:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["pages"] = list(self.pages)
+        data["page_labels"] = list(getattr(self.pages, "labels", ()))  # printed page labels, for citations
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DocumentRecord":
+    def from_dict(cls, data: dict) -> DocumentRecord:
         return cls(
             name=data["name"],
             sha256=data["sha256"],
@@ -113,7 +120,7 @@ class DocumentRecord:
             source=data.get("source", data["name"]),
             n_chunks=int(data.get("n_chunks", 0)),
             indexed_at=data.get("indexed_at", ""),
-            pages=tuple(int(p) for p in data.get("pages", ())),
+            pages=PageStarts(data.get("pages", ()), data.get("page_labels", ())),
         )
 
 
@@ -141,7 +148,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Manifest":
+    def from_dict(cls, data: dict) -> Manifest:
         return cls(
             model=data["model"],
             dimension=int(data["dimension"]),
@@ -231,6 +238,7 @@ class VectorStore(ABC):
 
         Stores that check for changes on every call need nothing here.
         """
+        return None
 
     def discard(self) -> bool:
         """Delete the whole stored index, so that the next build starts afresh; ``False`` when this

@@ -40,8 +40,8 @@ from .base import (
     TIE_SLACK,
     Hit,
     IndexCorrupt,
-    IndexError_,
     IndexMissing,
+    IndexProblem,
     Manifest,
     NewDocument,
     UnknownDocument,
@@ -210,7 +210,7 @@ class FaissStore(VectorStore):
                 if name != self._gen_name or self._gen is None:
                     self._gen = self._read_generation(self.index_dir / name)
                     self._gen_name = name
-            except IndexError_ as err:
+            except IndexProblem as err:
                 if strict or self._gen is None:
                     raise
                 if str(err) != self._problem:

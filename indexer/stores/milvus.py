@@ -45,11 +45,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import threading
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,6 +55,8 @@ from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
+
+from .milvus_noise import quiet_milvus_client
 
 from ..chunking import Chunk
 from .base import (
@@ -66,8 +66,8 @@ from .base import (
     TIE_SLACK,
     Hit,
     IndexCorrupt,
-    IndexError_,
     IndexMissing,
+    IndexProblem,
     Manifest,
     NewDocument,
     UnknownDocument,
@@ -86,6 +86,12 @@ PART_BYTES = 60_000  # long values (manifest, document text) are split into part
 INSERT_BATCH = 1_000  # rows per insert call: ~2-8 MB of request, far below gRPC limits
 IDS_BATCH = 1_000  # primary keys per get/delete call
 SEARCH_LIMIT_MAX = 16_384  # Milvus' largest top-k
+# Searches read with Session consistency: this process's own writes are visible at once, other
+# processes' within a time tick (200 ms). Strong, the collections' default (kept for the head,
+# manifest and texts), makes a server wait for its next time tick on every search: 200 ms at the
+# median against 1.5 ms (docs/scale-out.md). A stale search is safe here: rows are filtered by the
+# generation the manifest names, so it can only miss a just-committed document for a moment.
+SEARCH_CONSISTENCY = "Session"
 DOC_NAME_MAX = 1_000  # bytes; a chunk's primary key is the name plus offsets and generation
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
 _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "block", "sentences"]
@@ -102,7 +108,7 @@ def choose_milvus_index_type(n: int, requested: str = "auto") -> str:
         return requested
     return "flat" if n < EXACT_BELOW else "hnsw"
 
-class MilvusStoreError(IndexError_):
+class MilvusStoreError(IndexProblem):
     """Milvus could not be reached or refused a request; the message says which and what to do."""
 
 
@@ -184,6 +190,7 @@ class MilvusStore(VectorStore):
             return self._conn
 
     def _connect(self):
+        quiet_milvus_client()  # before pymilvus loads gRPC: see indexer/stores/milvus_noise.py
         try:
             from pymilvus import MilvusClient
             from pymilvus.exceptions import MilvusException
@@ -200,7 +207,6 @@ class MilvusStore(VectorStore):
             path = Path(uri).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             uri = str(path)
-            _quiet_lite_iterator_warning()
         try:
             return MilvusClient(uri=uri, token=self._token, timeout=self.timeout)
         except MilvusException as err:
@@ -364,6 +370,7 @@ class MilvusStore(VectorStore):
                     limit=limit,
                     output_fields=_CHUNK_FIELDS,
                     search_params={"metric_type": "IP", "params": self._search_params(state, limit)},
+                    consistency_level=SEARCH_CONSISTENCY,
                     timeout=self.timeout,
                 )
             rows = [[(hit["entity"], float(hit["distance"])) for hit in result] for result in results]
@@ -481,7 +488,7 @@ class MilvusStore(VectorStore):
             drop = set(remove) | {doc.record.name for doc in add}
             kept = {n: g for n, g in (old.doc_gens if old else {}).items() if n not in drop}
             if old and kept and old.chunks != target:
-                raise IndexError_(
+                raise IndexProblem(
                     f"the index holds {old.manifest.dimension}-dimension vectors and these are {dim}; "
                     f"rebuild every document with: {self.rebuild_command()}"
                 )
@@ -618,26 +625,6 @@ class MilvusStore(VectorStore):
         finally:
             iterator.close()
         return keys
-
-
-def _quiet_lite_iterator_warning() -> None:
-    """Milvus Lite has no server timestamps: each query iterator asks for one (its embedded gRPC
-    server logs the unimplemented call) and falls back to a client-side one (pymilvus warns).
-    The fallback is correct for a single local process, so both messages are noise there."""
-    for name in ("pymilvus.client.iterator.query_iterator", "grpc._server"):
-        log = logging.getLogger(name)
-        if not any(isinstance(f, _LiteTimestampNoise) for f in log.filters):
-            log.addFilter(_LiteTimestampNoise())
-
-
-class _LiteTimestampNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "failed to get mvccTs" in message:
-            return False
-        if message.startswith("Exception calling application: Method not implemented") and record.exc_info:
-            return "AllocTimestamp" not in "".join(traceback.format_exception(*record.exc_info))
-        return True
 
 
 def _milvus_index(index_type: str, n: int, dim: int) -> tuple[str, dict]:

@@ -1,0 +1,124 @@
+"""The development benchmark's documents, question sets and indexes, built once and cached.
+
+Every ``eval/<slug>.jsonl`` whose corpus ``eval/docs/<slug>/`` exists is a set, beside the
+bundled muscle text and the constitution. Indexes are cached under ``.cache/quality/``
+(ignored by git), keyed by the documents' bytes, the model, the backend and the indexing
+code, so a second run only loads them. The mixed index holds every set's documents
+together (named ``<slug>/<file>``): users mix documents, and a calibration or a ranking
+that only works on one document at a time would not survive that. Its vectors come from
+the per-set builds (``CachingEmbedder``), so it costs no second pass of the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from indexer.build import load_corpus_documents, sync_documents
+from indexer.document import Document
+from indexer.settings import PROJECT_ROOT
+from indexer.stores.faiss import FaissStore
+
+__all__ = ["DevSet", "CachingEmbedder", "discover_sets", "build_index", "MIXED"]
+
+MIXED = "mixed"
+# The code that decides the texts and chunks: a change to any of these files rebuilds the cached indexes.
+_INDEXING_CODE = ("chunking.py", "loaders.py", "markup.py", "decoding.py", "document.py")
+
+
+@dataclass(frozen=True)
+class DevSet:
+    slug: str
+    corpus: Path
+    questions: Path
+
+    def documents(self) -> list[Document]:
+        documents, errors = load_corpus_documents(self.corpus)
+        if errors:
+            raise ValueError(f"{self.corpus}: unreadable documents {errors}; fix the loader or the file")
+        return documents
+
+
+def discover_sets(root: Path = PROJECT_ROOT, only: Sequence[str] = ()) -> list[DevSet]:
+    """The bundled text, the constitution, then every ``eval/<slug>.jsonl`` with ``eval/docs/<slug>/``."""
+    sets = [
+        DevSet("muscle", root / "corpus", root / "eval" / "muscle_spasms.jsonl"),
+        DevSet("constitution", root / "eval" / "constitution", root / "eval" / "us_constitution.jsonl"),
+    ]
+    sets += [
+        DevSet(q.stem, root / "eval" / "docs" / q.stem, q)
+        for q in sorted((root / "eval").glob("*.jsonl"))
+        if (root / "eval" / "docs" / q.stem).is_dir()
+    ]
+    if only:
+        unknown = sorted(set(only) - {s.slug for s in sets})
+        if unknown:
+            raise ValueError(f"no development set named {', '.join(unknown)}; known: {', '.join(s.slug for s in sets)}")
+        sets = [s for s in sets if s.slug in only]
+    return sets
+
+
+class CachingEmbedder:
+    """An embedder that remembers the vector of every text it encoded (the mixed index re-uses them)."""
+
+    def __init__(self, embedder) -> None:
+        self.inner = embedder
+        self._memo: dict[str, np.ndarray] = {}
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            self._memo.update(zip(missing, self.inner.encode(missing, show_progress=show_progress)))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._memo[t] for t in texts]).astype(np.float32)
+
+    def remember(self, store: FaissStore) -> None:
+        """Learn the vectors a cached index already holds, so the mixed index need not encode them."""
+        chunks = store.all_chunks()
+        if chunks:
+            vectors = store.get_vectors([c.id for c in chunks])
+            self._memo.update(zip((c.embed_text for c in chunks), vectors))
+
+
+def _key(documents: Sequence[Document], model: str, backend: str) -> str:
+    code = b"".join(
+        (PROJECT_ROOT / "indexer" / name).read_bytes()
+        for name in _INDEXING_CODE
+        if (PROJECT_ROOT / "indexer" / name).exists()
+    )
+    parts = [model, backend, hashlib.sha256(code).hexdigest()] + sorted(f"{d.name}:{d.sha256}" for d in documents)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def build_index(
+    slug: str, documents: Sequence[Document], embedder: CachingEmbedder, cache: Path, backend: str
+) -> FaissStore:
+    """The cached index of ``documents`` (built now when the cache has none for them)."""
+    folder = cache / f"{slug}-{_key(documents, embedder.name, backend)}"
+    store = FaissStore(folder)
+    marker = cache / f"{folder.name}.built"
+    if marker.exists():
+        embedder.remember(store)
+        return store
+    sync_documents(store, embedder, list(documents))
+    marker.write_text("ok\n", encoding="utf-8")
+    return store
+
+
+def mixed_documents(sets: Sequence[DevSet], documents: dict[str, list[Document]]) -> list[Document]:
+    """Every set's documents in one corpus, each named ``<slug>/<its name>``."""
+    return [replace(d, name=f"{s.slug}/{d.name}") for s in sets for d in documents[s.slug]]

@@ -1,0 +1,387 @@
+"""The page's HTML: pure functions from answer dicts (``Answer.to_dict()``) and document records
+to escaped HTML.
+
+Everything a document, a file name or a question contributes goes through ``html.escape``
+here, so none of it can add markup or script to the page. No Gradio: these run in tests
+as plain functions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from bot.answer import ABSTAIN_MESSAGE
+from indexer.loaders import LOADERS
+from indexer.settings import Settings
+from indexer.stores import DocumentRecord
+
+__all__ = [
+    "ChangeReport",
+    "DOCUMENTS_LOADING",
+    "SOURCE_PLACEHOLDER",
+    "int_or",
+    "render_change",
+    "render_conversation",
+    "render_documents",
+    "render_documents_error",
+    "render_documents_intro",
+    "render_header",
+    "render_quote",
+    "render_source",
+    "render_source_gone",
+    "when",
+]
+
+SOURCE_WINDOW = 200_000  # characters of a very long document shown around a quote
+UPLOAD_FORMATS = (".txt", ".md", ".html", ".pdf", ".docx")  # named on the page; .htm and .markdown work too
+
+
+def _e(text: object) -> str:
+    """Escape anything for HTML text and attribute values."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+_RELEVANCE_BARS = {"high": 3, "medium": 2, "low": 1}
+
+
+def _relevance(label: str) -> str:
+    """Relevance in words with a small three-step bar, never a raw score."""
+    label = label if label in _RELEVANCE_BARS else "low"
+    filled = _RELEVANCE_BARS[label]
+    bars = "".join(f'<i class="{"on" if i < filled else "off"}"></i>' for i in range(3))
+    return (
+        f'<span class="qb-rel qb-rel-{label}"><span class="qb-bars" aria-hidden="true">{bars}</span>'
+        f"{label.capitalize()} relevance</span>"
+    )
+
+
+def _clamp_span(start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    start = min(max(int(start), lo), hi)
+    end = min(max(int(end), start), hi)
+    return start, end
+
+
+def render_quote(passage: Mapping[str, Any]) -> str:
+    """The passage text, escaped, with its best sentence in ``<strong>``."""
+    text = str(passage.get("text", ""))
+    base = int(passage.get("start", 0))
+    best = passage.get("best_sentence") or {}
+    b_start, b_end = _clamp_span(int(best.get("start", base)) - base, int(best.get("end", base)) - base, 0, len(text))
+    if b_end <= b_start:
+        return _e(text)
+    return f'{_e(text[:b_start])}<strong class="qb-best">{_e(text[b_start:b_end])}</strong>{_e(text[b_end:])}'
+
+
+def _button(label_html: str, action: str, turn: int, index: int = -1, *, cls: str, value: str = "", extra: str = "") -> str:
+    attrs = f'type="button" class="{cls}" data-action="{action}" data-turn="{turn}" data-index="{index}"'
+    if value:
+        attrs += f' data-value="{_e(value)}"'
+    return f"<button {attrs}{extra}>{label_html}</button>"
+
+
+def _render_passage(turn: int, index: int, passage: Mapping[str, Any]) -> str:
+    title = _e(passage.get("title") or passage.get("document") or "Document")
+    location = _e(passage.get("location", ""))
+    cite_label = f'<span class="qb-cite-title">{title}</span><span class="qb-cite-loc">{location}</span>'
+    cite = _button(
+        cite_label,
+        "cite",
+        turn,
+        index,
+        cls="qb-cite",
+        extra=f' title="Show this quote in its document" aria-label="Source: {title}, {location}. Show in context"',
+    )
+    return (
+        '<li class="qb-passage">'
+        f'<blockquote class="qb-quote" data-start="{int_or(passage.get("start"), 0)}" '
+        f'data-end="{int_or(passage.get("end"), 0)}">{render_quote(passage)}</blockquote>'
+        f'<div class="qb-cite-row">{cite}{_relevance(str(passage.get("relevance", "low")))}</div>'
+        "</li>"
+    )
+
+
+_THUMB = (
+    '<svg class="qb-thumb" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false" '
+    'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+    '<path d="M7 10v12"/><path d="M15 5.88 14 10h5.83a2 2 0 0 1 1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8'
+    'a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2a3.13 3.13 0 0 1 3 3.88Z"/></svg>'
+)
+
+
+def _render_feedback(turn: int, vote: str | None) -> str:
+    up = _button(
+        f"{_THUMB}<span>Yes</span>", "vote", turn, cls="qb-vote qb-vote-up", value="up",
+        extra=f' aria-label="Helpful" title="Helpful" aria-pressed="{"true" if vote == "up" else "false"}"',
+    )
+    down = _button(
+        f"{_THUMB}<span>No</span>", "vote", turn, cls="qb-vote qb-vote-down", value="down",
+        extra=f' aria-label="Not helpful" title="Not helpful" aria-pressed="{"true" if vote == "down" else "false"}"',
+    )
+    thanks = '<span class="qb-thanks" role="status">Thanks, noted.</span>' if vote else ""
+    return f'<div class="qb-feedback"><span class="qb-feedback-q">Was this helpful?</span>{up}{down}{thanks}</div>'
+
+
+def _render_reply(turn: int, answer: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    if answer.get("abstained"):
+        message = str(answer.get("message") or ABSTAIN_MESSAGE)
+        if message == ABSTAIN_MESSAGE:
+            message = "Sorry, I couldn't find this in the source text, so I won't guess an answer."
+        parts.append(f'<p class="qb-abstain">{_e(message)}</p>')
+        suggestions = list(answer.get("suggestions") or ())
+        if suggestions:
+            chips = "".join(
+                _button(_e(s), "suggest", turn, i, cls="qb-chip") for i, s in enumerate(suggestions)
+            )
+            parts.append(
+                '<p class="qb-lead">The source text does cover questions like these:</p>'
+                f'<div class="qb-chips">{chips}</div>'
+            )
+    else:
+        passages = list(answer.get("passages") or ())
+        n = len(passages)
+        parts.append(f'<p class="qb-lead">The source text says ({n} passage{"s" if n != 1 else ""}):</p>')
+        items = "".join(_render_passage(turn, i, p) for i, p in enumerate(passages))
+        parts.append(f'<ol class="qb-passages">{items}</ol>')
+    if answer.get("notice"):
+        parts.append(f'<p class="qb-notice">{_e(answer["notice"])}</p>')
+    return "".join(parts)
+
+
+def render_conversation(turns: Sequence[Mapping[str, Any]], examples: Sequence[str] = ()) -> str:
+    """The whole transcript as escaped HTML; the example questions when it is empty.
+
+    A live region, so a screen reader reads each new reply out.
+    """
+    return f'<div class="qb-log" role="log" aria-live="polite" aria-label="Conversation">{_transcript(turns, examples)}</div>'
+
+
+def _transcript(turns: Sequence[Mapping[str, Any]], examples: Sequence[str]) -> str:
+    if not turns:
+        chips = "".join(_button(_e(q), "example", -1, i, cls="qb-chip") for i, q in enumerate(examples))
+        intro = "Ask a question, or try one of these:" if examples else "Ask a question to begin."
+        return f'<div class="qb-empty"><p class="qb-lead">{intro}</p><div class="qb-chips">{chips}</div></div>'
+    out = []
+    for i, turn in enumerate(turns):
+        answer = turn.get("answer") or {}
+        question = str(answer.get("question") or turn.get("question", ""))
+        out.append(
+            f'<article class="qb-turn" data-turn="{i}">'
+            f'<div class="qb-user"><span class="qb-who">You asked</span><p class="qb-question">{_e(question)}</p>'
+            f"{_searched_as(question, answer.get('searched_as'))}</div>"
+            f'<div class="qb-bot">{_render_reply(i, answer)}{_render_feedback(i, turn.get("vote"))}</div>'
+            "</article>"
+        )
+    return "".join(out)
+
+
+def _searched_as(question: str, searched_as: object) -> str:
+    """A follow-up is searched together with the question before it; say so, so that the reader
+    knows why the quotes answer more than they typed."""
+    searched_as = str(searched_as or "").strip()
+    if not searched_as or " ".join(searched_as.split()) == " ".join(question.split()):
+        return ""
+    return f'<p class="qb-searched">Searched as \u201c{_e(searched_as)}\u201d</p>'
+
+
+SOURCE_PLACEHOLDER = (
+    '<div class="qb-source-empty"><h2 class="qb-source-heading">Source</h2>'
+    "<p>Choose a citation under a quote to read the quote in its document, highlighted.</p></div>"
+)
+
+
+def render_source(passage: Mapping[str, Any], document_text: str, *, nonce: int = 0, window: int = SOURCE_WINDOW) -> str:
+    """The document with the quoted span in ``<mark>`` (best sentence in ``<strong>``), all escaped.
+
+    Very long documents are cut to ``window`` characters around the quote so the
+    page stays responsive; the panel says so.
+    """
+    title = _e(passage.get("title") or passage.get("document") or "Document")
+    start, end = _clamp_span(int(passage.get("start", 0)), int(passage.get("end", 0)), 0, len(document_text))
+    note = ""
+    if document_text[start:end] != passage.get("text"):
+        note = (
+            '<p class="qb-source-note" role="alert">The document has changed since this answer was given; '
+            "the highlighted place may no longer match the quote.</p>"
+        )
+    lo, hi = 0, len(document_text)
+    if hi > window:
+        lo = max(0, start - window // 2)
+        hi = min(len(document_text), max(end, lo + window))
+        note += (
+            f'<p class="qb-source-note">This document is long: showing characters {lo:,}–{hi:,} '
+            f"of {len(document_text):,} around the quote.</p>"
+        )
+    best = passage.get("best_sentence") or {}
+    b_start, b_end = _clamp_span(int(best.get("start", start)), int(best.get("end", start)), start, end)
+    span = (
+        f"{_e(document_text[start:b_start])}<strong class=\"qb-best\">{_e(document_text[b_start:b_end])}</strong>"
+        f"{_e(document_text[b_end:end])}"
+    )
+    body = f'{_e(document_text[lo:start])}<mark class="qb-span">{span}</mark>{_e(document_text[end:hi])}'
+    # The document's name in the corpus, not ``source``: that can be an absolute path on the server.
+    meta = " · ".join(_e(x) for x in (passage.get("document", ""), passage.get("location", "")) if x)
+    return (
+        f'<div class="qb-source-inner" data-shown="{int(nonce)}">'
+        f'<h2 class="qb-source-heading" tabindex="-1">{title}</h2>'
+        f'<p class="qb-source-meta">{meta}</p>{note}'
+        f'<div class="qb-doc" tabindex="0" role="region" aria-label="Full text of {title}">{body}</div>'
+        "</div>"
+    )
+
+
+def render_source_gone(passage: Mapping[str, Any]) -> str:
+    """The source panel when the cited document has left the index since the answer was given."""
+    return (
+        '<div class="qb-source-empty"><h2 class="qb-source-heading" tabindex="-1">Source</h2>'
+        f"<p>The document {_e(passage.get('title', ''))} is no longer in the index.</p></div>"
+    )
+
+
+def render_header(title: str, description: str) -> str:
+    return f'<header class="qb-header"><h1>{_e(title)}</h1><p>{_e(description)}</p></header>'
+
+
+# ---- documents: what is indexed, and what an upload or a removal did ------------------------
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    """What an upload or a removal did, one line per file, for the status line of the panel."""
+
+    done: tuple[str, ...] = ()  # files added, documents removed
+    refused: tuple[str, ...] = ()  # files refused, each with why and what to do
+    error: str = ""  # the change as a whole could not be made
+
+
+def when(indexed_at: str) -> str:
+    """An ISO time as people read it, in UTC (the server's clock, not the reader's)."""
+    try:
+        moment = _dt.datetime.fromisoformat(indexed_at)
+    except (TypeError, ValueError):
+        return str(indexed_at or "")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _sorted_records(records: Mapping[str, DocumentRecord]) -> list[DocumentRecord]:
+    return sorted(records.values(), key=lambda r: ((r.title or r.name).casefold(), r.name))
+
+
+def _document_item(record: DocumentRecord, *, manage: bool, confirm: bool, focus: bool) -> str:
+    title = _e(record.title or record.name)
+    n = record.n_chunks
+    meta = (
+        f'<span class="qb-docs-file">{_e(record.name)}</span>'
+        f'<span>{n} passage{"s" if n != 1 else ""}</span>'
+        f'<span>indexed <time datetime="{_e(record.indexed_at)}">{_e(when(record.indexed_at))}</time></span>'
+    )
+    actions = ""
+    name = _e(record.name)
+    if manage and confirm:
+        actions = (
+            f'<div class="qb-docs-actions qb-docs-confirm" role="group" aria-label="Remove {title}?">'
+            '<span class="qb-docs-ask">Remove it from the collection?</span>'
+            f'<button type="button" class="qb-docs-btn qb-docs-danger" data-action="remove" data-name="{name}" '
+            f'data-autofocus aria-label="Yes, remove {title}">Yes, remove</button>'
+            f'<button type="button" class="qb-docs-btn" data-action="cancel" data-name="{name}">Cancel</button>'
+            "</div>"
+        )
+    elif manage:
+        actions = (
+            '<div class="qb-docs-actions">'
+            f'<button type="button" class="qb-docs-btn" data-action="ask_remove" data-name="{name}" '
+            f'aria-label="Remove {title}"{" data-autofocus" if focus else ""}>Remove</button></div>'
+        )
+    return (
+        f'<li class="qb-docs-item" data-name="{name}"><div class="qb-docs-info">'
+        f'<p class="qb-docs-title">{title}</p><p class="qb-docs-meta">{meta}</p></div>{actions}</li>'
+    )
+
+
+def render_documents(
+    records: Mapping[str, DocumentRecord],
+    *,
+    manage: bool,
+    confirm: str | None = None,
+    focus: str | None = None,
+    nonce: int = 0,
+) -> str:
+    """The indexed documents (title, file name, passages, when indexed), all escaped.
+
+    With ``manage`` each has a Remove button; ``confirm`` names the one whose
+    removal is waiting for a second click (which gets keyboard focus). ``focus``
+    names the document whose Remove button gets focus, or "" for the list's
+    heading: a click inside the list replaced the button that had it.
+    """
+    records = _sorted_records(records)
+    focus_item = focus if focus and any(r.name == focus for r in records) else None
+    items = [
+        _document_item(r, manage=manage, confirm=r.name == confirm, focus=r.name == focus_item) for r in records
+    ]
+    n = len(items)
+    heading = f"{n} document{'s' if n != 1 else ''} in the collection" if n else "No documents in the collection yet"
+    focus_attr = " data-autofocus" if focus is not None and focus_item is None and confirm is None else ""
+    body = f'<ul class="qb-docs-list">{"".join(items)}</ul>' if items else ""
+    if not items and manage:
+        body = '<p class="qb-docs-note">Add files above; answers will quote them.</p>'
+    return (
+        f'<div class="qb-docs-inner" data-shown="{int(nonce)}">'
+        f'<h2 class="qb-docs-heading" tabindex="-1"{focus_attr}>{heading}</h2>{body}</div>'
+    )
+
+
+def render_documents_error(error: object) -> str:
+    """The Documents panel when the index cannot be read: an empty list and what went wrong."""
+    return render_documents({}, manage=False) + f'<p class="qb-docs-error">{_e(error)}</p>'
+
+
+def render_change(report: ChangeReport | None) -> str:
+    """The status line after an upload or a removal: every file named, refusals with their reason."""
+    if report is None:
+        return '<div class="qb-docs-status" role="status"></div>'
+    parts = []
+    if report.error:
+        parts.append(f'<p class="qb-docs-error">{_e(report.error)}</p>')
+    if report.done:
+        parts.append('<ul class="qb-docs-done">' + "".join(f"<li>{_e(line)}</li>" for line in report.done) + "</ul>")
+    if report.refused:
+        n = len(report.refused)
+        lead = f"{n} file{'s' if n != 1 else ''} could not be added:" if report.done or n > 1 else "This file could not be added:"
+        parts.append(f'<p class="qb-docs-error">{_e(lead)}</p>')
+        parts.append(
+            '<ul class="qb-docs-refused">' + "".join(f"<li>{_e(line)}</li>" for line in report.refused) + "</ul>"
+        )
+    return f'<div class="qb-docs-status" role="status">{"".join(parts)}</div>'
+
+
+DOCUMENTS_LOADING = '<div class="qb-docs-inner"><p class="qb-docs-note">Listing the documents...</p></div>'
+
+
+def render_documents_intro(settings: Settings, *, manage: bool) -> str:
+    formats = ", ".join(s for s in UPLOAD_FORMATS if s in LOADERS)
+    if not manage:
+        return (
+            '<p class="qb-docs-note">These are the documents the answers quote. '
+            "This page is read-only: documents cannot be added or removed here.</p>"
+        )
+    # Gradio's own size check (launch's max_file_size) runs in the browser and refuses the whole
+    # choice when one file is too big, naming it; every other refusal is per file, from add_files.
+    return (
+        f'<p class="qb-docs-note">Add your own documents ({_e(formats)}): up to {settings.max_upload_files} files '
+        f"at once, {_e(settings.max_upload_mb)} MB each (a choice that includes a bigger file is refused as a "
+        "whole, naming it). They are indexed straight away, and answers quote them by title.</p>"
+    )
+
+
+
+def int_or(value: object, default: int = -1) -> int:
+    """``value`` as an int, or ``default`` when it is not one (browser events carry strings)."""
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
