@@ -223,14 +223,15 @@ def _stored_document(store: VectorStore, record: DocumentRecord) -> Document:
 def _encode_with_progress(
     embedder: TextEmbedder, texts: list[str], show_progress: bool, on_progress: Callable[[int, int], None] | None
 ) -> np.ndarray:
+    encode = getattr(embedder, "encode_documents", embedder.encode)  # Embedder: fp32 documents under onnx-int8
     if on_progress is None:
-        return embedder.encode(texts, show_progress=show_progress)
+        return encode(texts, show_progress=show_progress)
     parts, step = [], 32  # the model is held one batch at a time: a question waits for one batch at most
     on_progress(0, len(texts))
     for start in range(0, len(texts), step):
-        parts.append(embedder.encode(texts[start : start + step]))
+        parts.append(encode(texts[start : start + step]))
         on_progress(min(start + step, len(texts)), len(texts))
-    return np.concatenate(parts) if parts else embedder.encode([])
+    return np.concatenate(parts) if parts else encode([])
 
 
 def _all_vectors_after(
