@@ -35,7 +35,9 @@ from quotebot_app.render import (
     render_header,
 )
 
-__all__ = ["build_app", "main"]
+__all__ = ["build_app", "main", "UPLOAD_KEEP_S"]
+
+UPLOAD_KEEP_S = 600
 
 log = logging.getLogger("quotebot.app")
 
@@ -46,7 +48,9 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
     info = bot.info
     title = page.title()
 
-    with gr.Blocks(title=title or "Quotebot") as app:
+    # Gradio's copies of uploads (also those sent straight to the upload route) are deleted once
+    # they are UPLOAD_KEEP_S old, checked as often: the corpus folder keeps its own copy.
+    with gr.Blocks(title=title or "Quotebot", delete_cache=(UPLOAD_KEEP_S, UPLOAD_KEEP_S)) as app:
         turns = gr.State([])
         saved = gr.BrowserState([], storage_key="quotebot-conversation")  # a copy, checked when restored
         with gr.Row(equal_height=False):

@@ -4,6 +4,9 @@
     python -m bench --quick                a tiny run of every section (a minute or two)
     python -m bench --only scale --sizes 10000,100000
     python -m bench --only backends --backends torch,onnx,onnx-int8
+    python -m bench --only peer            quotebot against txtai (pip install -e '.[peer]')
+    python -m bench --only contention      Bot.ask quiet and with a CPU-burning neighbour
+    python -m bench --only startup         launch to first answer, bot ask and the app, per-import breakdown
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from indexer.onnx_backend import DEFAULT_BACKEND
+
 from .report import Section, format_markdown, format_text, machine_info, write_json
 
-SECTIONS = ("query", "indexing", "scale", "backends", "app")
+SECTIONS = ("query", "indexing", "scale", "backends", "app", "peer", "contention", "startup")
 DEFAULT_OUT = Path("artifacts") / "bench" / "results.json"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--copies", type=int, help="copies of the corpora for the indexing section (default 8)")
     parser.add_argument("--backends", default="torch,onnx,onnx-int8", help="embedding backends to compare (st:onnx etc. need optimum)")
     parser.add_argument("--device", help="device for the model in the query and indexing sections (default: auto)")
-    parser.add_argument("--backend", default="torch", help="embedding backend for the query and indexing sections")
+    parser.add_argument(
+        "--backend", default=DEFAULT_BACKEND, help=f"embedding backend for the query and indexing sections (default {DEFAULT_BACKEND})"
+    )
+    parser.add_argument("--questions", type=int, help="questions of eval/muscle_spasms.jsonl in the peer and contention sections (default: all / 40)")
+    parser.add_argument("--burners", type=int, default=1, help="CPU-burning neighbour processes in the contention section (default 1)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model and exact search (default: the libraries' own, every core)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT})")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/performance.md)")
@@ -136,6 +145,38 @@ def run_backends(args, log) -> list[Section]:
     return [backends_section(results, baseline=specs[0])]
 
 
+def run_peer(args, log) -> list[Section]:
+    import importlib.util
+
+    if importlib.util.find_spec("txtai") is None:
+        section = Section("peer", "The peer: quotebot against txtai", ["contender", "result"])
+        section.add("txtai", "not measured: txtai is not installed (pip install -e '.[peer]')")
+        return [section]
+    from .peer import measure_peer, peer_section
+
+    questions = _eval_questions(ROOT / "eval" / "muscle_spasms.jsonl")
+    questions = questions[: 12 if args.quick else args.questions]
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # process-wide: quotebot's torch reference and txtai alike
+    return [peer_section(measure_peer(questions, rounds=args.rounds or (1 if args.quick else 2), log=log))]
+
+
+def run_contention(args, log) -> list[Section]:
+    from .contention import contention_section, measure_contention
+
+    questions = _eval_questions(ROOT / "eval" / "muscle_spasms.jsonl")[: 10 if args.quick else (args.questions or 40)]
+    result = measure_contention(questions, burners=args.burners, blocks=1 if args.quick else 2, log=log)
+    return [contention_section(result)]
+
+
+def run_startup(args, log) -> list[Section]:
+    from .startup import measure_startup, startup_section
+
+    return startup_section(measure_startup(rounds=1 if args.quick else 2, log=log))
+
+
 def main(argv: list[str] | None = None, *, embedder=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -174,6 +215,12 @@ def main(argv: list[str] | None = None, *, embedder=None) -> int:
             from .serving import app_section
 
             sections.append(app_section(quick=args.quick, log=log))
+        elif name == "peer":
+            sections += run_peer(args, log)
+        elif name == "contention":
+            sections += run_contention(args, log)
+        elif name == "startup":
+            sections += run_startup(args, log)
         write_json(args.out, sections, command=_command(argv), machine=machine, seconds=time.perf_counter() - started)
     machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     elapsed = time.perf_counter() - started

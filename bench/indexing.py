@@ -56,6 +56,18 @@ def replicate_corpus(sources: Sequence[Path], folder: Path, copies: int) -> Path
     return folder
 
 
+def _bare_documents_encoder(embedder):
+    """The model that embeds documents, run directly: under onnx-int8 that is the fp32 export
+    (``Embedder.encode_documents``), not the int8 one that answers questions."""
+    if getattr(embedder, "backend", None) == "onnx-int8" and hasattr(embedder, "encode_documents"):
+        from indexer.onnx_backend import BATCH
+
+        embedder.encode_documents(["warm up"])
+        model = embedder._documents_model
+        return lambda texts: model.encode(list(texts), batch_size=BATCH)
+    return bare_encoder(embedder)
+
+
 def measure_indexing(embedder, corpus_dir: Path, *, rounds: int = 2, log=print) -> IndexingResult:
     """Time ``sync_documents`` of a whole corpus into an empty store, and the bare encode of its chunks."""
     import indexer.build as build_module
@@ -70,7 +82,7 @@ def measure_indexing(embedder, corpus_dir: Path, *, rounds: int = 2, log=print) 
     texts = [c.embed_text for doc in documents for c in chunk_text(doc.text, doc.name, settings)]
     if hasattr(embedder, "warm_up"):
         embedder.warm_up()
-    bare = bare_encoder(embedder)
+    bare = _bare_documents_encoder(embedder)
     bare(texts[: min(64, len(texts))])  # warm-up
     best_build, best_bare, best_stages = float("inf"), float("inf"), {}
     tmp = Path(tempfile.mkdtemp(prefix="quotebot-indexing-"))
@@ -84,6 +96,8 @@ def measure_indexing(embedder, corpus_dir: Path, *, rounds: int = 2, log=print) 
             store = FaissStore(tmp / f"index-{r}")
             timer = StageTimer()
             timer.wrap(embedder, "encode", "model: encode (chunks + 40 calibration probes)")
+            if hasattr(embedder, "encode_documents"):
+                timer.wrap(embedder, "encode_documents", "model: encode_documents (chunks)")
             timer.wrap(build_module, "chunk_text", "chunking")
             timer.wrap(store, "apply", "store.apply: FAISS index + files + fsync")
             timer.wrap(build_module, "calibrate", "calibration (without its encode)")

@@ -171,8 +171,8 @@ class AppRun:
         stop_process(self.process)
 
 
-def launch_app(corpus: Path, index: Path, workdir: Path) -> AppRun:
-    """Start ``python app.py`` on a free port of 127.0.0.1 and read its output in a thread."""
+def launch_app(corpus: Path, index: Path, workdir: Path, python_args: Sequence[str] = ()) -> AppRun:
+    """Start ``python [python_args] app.py`` on a free port of 127.0.0.1 and read its output in a thread."""
     port = free_port()
     env = {
         **os.environ,
@@ -185,7 +185,7 @@ def launch_app(corpus: Path, index: Path, workdir: Path) -> AppRun:
     }
     for var in ("QUOTEBOT_AUTH", "QUOTEBOT_AUTH_FILE", "QUOTEBOT_HOST", "QUOTEBOT_PORT"):
         env.pop(var, None)
-    command = [sys.executable, "app.py", "--corpus", str(corpus), "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, *python_args, "app.py", "--corpus", str(corpus), "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
     launched = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     run = AppRun(f"http://127.0.0.1:{port}/", process, launched)

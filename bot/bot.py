@@ -7,6 +7,7 @@ questions get an abstaining ``Answer`` with a message that says why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -27,6 +28,8 @@ from indexer.torch_search import search_device_for
 
 from .answer import Answer, SourceText, compose
 from .examples import examples_for
+from .freshness import GenerationGate
+from .inputs import earlier_questions, passage_count
 from .language import LANGUAGE_MESSAGE, foreign_language, reads_english_only
 from .retrieval import Candidate, Retriever, contextualize
 
@@ -90,6 +93,7 @@ class Bot:
         self._example_vectors: np.ndarray | None = None
         self._derived_examples: tuple[str, ...] | None = None
         self._cache_lock = threading.Lock()
+        self._gate = GenerationGate()  # one generation per answer (bot.freshness)
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -127,7 +131,11 @@ class Bot:
         return manifest
 
     def warm_up(self) -> None:
-        self.retriever.warm_up()
+        """Load the model and derive what answers need (manifest, lexical index) from one generation,
+        which the first answer then uses as it is rather than deriving it again."""
+        with self._one_generation():
+            self.check_index()
+            self.retriever.warm_up()
 
     def refresh(self) -> None:
         """Pick up an index that another process changed (documents added or removed)."""
@@ -137,9 +145,9 @@ class Bot:
 
     def changed(self) -> None:
         """This bot's own store was just changed (through ``self.store``): the store already holds
-        the new index, so only what the bot derived from the old one is dropped."""
-        self._forget_derived()
-        self.check_index()
+        the new index, so what the bot derived from the old one is dropped before the next answer
+        (answers in flight finish on the generation they started on)."""
+        self._gate.invalidate()
 
     def _forget_derived(self) -> None:
         """Drop what the bot derived from the generation it last read (texts, sentences, manifest,
@@ -169,12 +177,12 @@ class Bot:
         exception; the details, with the command that repairs it, go to the log.
         """
         try:
-            return self._ask(question, history, k, documents)
-        except IndexError_:  # a change committed between the search and the read: once more, on the new index
+            return self._ask_newest(question, history, k, documents)
+        except IndexError_:  # a text gone with a replaced generation, a damaged one: once more, on the newest
             pass
         try:
-            self._forget_derived()  # texts, sentences and manifest may belong to the generation read before
-            return self._ask(question, history, k, documents)
+            self._gate.invalidate()  # texts, sentences and manifest may belong to the generation read before
+            return self._ask_newest(question, history, k, documents)
         except IndexError_ as err:
             log.error("cannot answer from the index: %s", err)
             message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."
@@ -182,11 +190,29 @@ class Bot:
                 clean_question(question)[: self.settings.max_question_chars], True, message, notice=self.info.notice
             )
 
+    def _ask_newest(
+        self, question: object, history: Sequence[str] | None, k: int | None, documents: Collection[str] | None = None
+    ) -> Answer:
+        """Answer from one generation, the newest committed, with everything derived from it (texts,
+        titles, pages, calibration, lexical index): a commit by any process is seen by the next answer."""
+        with self._one_generation():
+            return self._ask(question, history, k, documents)
+
+    @contextlib.contextmanager
+    def _one_generation(self) -> Iterator[None]:
+        """Pin the store's live generation for this thread and hold a place on it at the gate, which
+        first drops what was derived from another generation (bot.freshness)."""
+        pinned = getattr(self.store, "pinned", contextlib.nullcontext)  # a store that cannot pin: whatever is current
+        with pinned():
+            generation = getattr(self.store, "generation", lambda: None)()
+            with self._gate.enter(generation, self._forget_derived):
+                yield
+
     def _ask(
         self, question: object, history: Sequence[str] | None, k: int | None, documents: Collection[str] | None = None
     ) -> Answer:
         text = clean_question(question)
-        k = max(1, min(int(k or self.settings.k), 10))
+        k = passage_count(k, self.settings.k)
         notice = self.info.notice
         if not text:
             return Answer(text, True, "Please type a question.", notice=notice)
@@ -196,7 +222,7 @@ class Bot:
             return Answer(text[:limit], True, message, notice=notice)
         if reads_english_only(self.embedder.name) and foreign_language(text):
             return Answer(text, True, LANGUAGE_MESSAGE, notice=notice)
-        earlier = [clean_question(h)[:limit] for h in history or ()]
+        earlier = [clean_question(h)[:limit] for h in earlier_questions(history)]
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector, documents)

@@ -65,7 +65,10 @@ def _print_report(store: VectorStore, report: BuildReport) -> None:
 def _build(settings: Settings, store: VectorStore) -> int:
     embedder = Embedder.from_settings(settings)
     with _writing(store):
-        report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True)
+        report, damage = build_index(
+            store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True,
+            limits=settings.document_limits,
+        )
     for line in build_warnings(report, damage, settings.corpus_dir):
         print(line, file=sys.stderr)
     _print_report(store, report)
@@ -74,7 +77,8 @@ def _build(settings: Settings, store: VectorStore) -> int:
 
 def _add(settings: Settings, store: VectorStore, args: argparse.Namespace) -> int:
     results = add_files(
-        settings.corpus_dir, args.paths, max_bytes=settings.max_upload_bytes, on_conflict=args.on_conflict or "rename"
+        settings.corpus_dir, args.paths, max_bytes=settings.max_upload_bytes, on_conflict=args.on_conflict or "rename",
+        limits=settings.document_limits,
     )
     for result in results:
         if result.ok:

@@ -17,7 +17,8 @@ import numpy as np
 from .calibration import calibrate
 from .chunking import ChunkingSettings, chunk_text
 from .embedding import TextEmbedder
-from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info, load_document
+from .limits import DocumentLimits, load_within_limits
+from .loaders import Document, DocumentError, iter_corpus_files, load_corpus_info
 from .settings import PROJECT_ROOT
 from .stores import DocumentRecord, Manifest, NewDocument, VectorStore
 
@@ -63,31 +64,52 @@ def source_path(corpus_dir: Path, name: str) -> str:
         return f"{Path(corpus_dir).resolve().name}/{name}"
 
 
-def load_corpus_documents(corpus_dir: Path, *, max_bytes: int | None = None) -> tuple[list[Document], dict[str, str]]:
+def load_corpus_documents(
+    corpus_dir: Path,
+    *,
+    max_bytes: int | None = None,
+    limits: DocumentLimits | None = None,
+    chunking: ChunkingSettings | None = None,
+) -> tuple[list[Document], dict[str, str]]:
     """Every readable document of a corpus folder, and an error message per unreadable one.
 
-    Files over ``max_bytes`` are refused (with a message) before they are read.
+    Files over ``max_bytes`` are refused (with a message) before they are read; each file is read in
+    a child process, within ``limits`` (``indexer.limits``).
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"the corpus folder {corpus_dir} does not exist; create it or pass --corpus DIR")
     info = load_corpus_info(corpus_dir)
     documents, errors = [], {}
+    root = corpus_dir.resolve()
     for path in iter_corpus_files(corpus_dir):
         name = path.relative_to(corpus_dir).as_posix()
         try:
+            refuse_outside_link(path, root, name)
             documents.append(
-                load_document(
+                load_within_limits(
                     path,
                     name,
                     title=info.document_titles.get(name),
                     source=source_path(corpus_dir, name),
                     max_bytes=max_bytes,
+                    limits=limits,
+                    chunking=chunking,
                 )
             )
         except DocumentError as err:
             errors[name] = str(err)
     return documents, errors
+
+
+def refuse_outside_link(path: Path, root: Path, name: str) -> None:
+    """Refuse a corpus file that is a link to somewhere outside the corpus folder (``passwd.txt ->
+    /etc/passwd``): the index would quote a file nobody put into the collection."""
+    if path.is_symlink() and not path.resolve().is_relative_to(root):
+        raise DocumentError(
+            f"{name}: a link to a file outside the corpus folder {root.name}/; links out of it are not "
+            "indexed. Copy the file into the folder instead (or python -m indexer add FILE)"
+        )
 
 
 def _now() -> str:
@@ -201,14 +223,15 @@ def _stored_document(store: VectorStore, record: DocumentRecord) -> Document:
 def _encode_with_progress(
     embedder: TextEmbedder, texts: list[str], show_progress: bool, on_progress: Callable[[int, int], None] | None
 ) -> np.ndarray:
+    encode = getattr(embedder, "encode_documents", embedder.encode)  # Embedder: fp32 documents under onnx-int8
     if on_progress is None:
-        return embedder.encode(texts, show_progress=show_progress)
-    parts, step = [], 512
+        return encode(texts, show_progress=show_progress)
+    parts, step = [], 32  # the model is held one batch at a time: a question waits for one batch at most
     on_progress(0, len(texts))
     for start in range(0, len(texts), step):
-        parts.append(embedder.encode(texts[start : start + step]))
+        parts.append(encode(texts[start : start + step]))
         on_progress(min(start + step, len(texts)), len(texts))
-    return np.concatenate(parts) if parts else embedder.encode([])
+    return np.concatenate(parts) if parts else encode([])
 
 
 def _all_vectors_after(
@@ -236,14 +259,15 @@ def build_corpus(
     settings: ChunkingSettings | None = None,
     show_progress: bool = False,
     max_bytes: int | None = None,
+    limits: DocumentLimits | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Index a corpus folder: the store ends up holding exactly the folder's readable documents.
 
-    An unreadable file (or one over ``max_bytes``) is reported in ``errors`` and
+    An unreadable file (or one over ``max_bytes`` or ``limits``) is reported in ``errors`` and
     left out; the others are still indexed.
     """
-    documents, errors = load_corpus_documents(Path(corpus_dir), max_bytes=max_bytes)
+    documents, errors = load_corpus_documents(Path(corpus_dir), max_bytes=max_bytes, limits=limits, chunking=settings)
     report = sync_documents(
         store, embedder, documents, settings=settings, show_progress=show_progress, on_progress=on_progress
     )

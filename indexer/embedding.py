@@ -6,10 +6,12 @@ pays for the model.
 
 Three paths, picked once when the model loads:
 
-- CPU, ``backend="torch"``: sentence-transformers' own ``encode`` (simple, and
-  within a few per cent of the bare model; docs/performance.md).
-- CPU, ``backend="onnx"`` / ``"onnx-int8"``: ONNX Runtime (``onnx_backend.py``),
-  about twice as fast per question with int8 weights.
+- CPU, ``backend="onnx-int8"`` (the default in ``Settings``) or ``"onnx"``: ONNX
+  Runtime and the model's own tokenizer (``onnx_backend.py``), about six times
+  faster per question than torch with int8 weights, and without importing torch
+  once the model has been exported (the first use on a machine exports it).
+- CPU, ``backend="torch"``: sentence-transformers' own ``encode``, the reference
+  the others are measured against (docs/performance.md).
 - CUDA: fp16, texts sorted by length into large batches, tokenised on worker
   threads while the GPU runs earlier batches, pinned host memory
   (``encode_pipelined``), because there the tokeniser, not the GPU, is the bottleneck.
@@ -27,10 +29,12 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .onnx_backend import BACKENDS, OnnxBackendError
+from .onnx_backend import BACKENDS, DEFAULT_BACKEND, OnnxBackendError
+from .onnx_backend import BATCH as ONNX_BATCH  # texts per ONNX Runtime call in bulk
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_MODEL",
     "TextEmbedder",
     "Embedder",
@@ -42,8 +46,18 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-# Where exported ONNX models are kept (ignored by git); one folder per model version.
-ONNX_CACHE = Path(__file__).resolve().parent.parent / ".cache" / "onnx"
+
+
+def default_cache_dir() -> Path:
+    """Where exported ONNX models are kept, one folder per model version: ``.cache/onnx`` in a
+    checkout (ignored by git), else ``~/.cache/quotebot/onnx`` for an installed package."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file():
+        return root / ".cache" / "onnx"
+    return Path.home() / ".cache" / "quotebot" / "onnx"
+
+
+ONNX_CACHE = default_cache_dir()
 CPU_BATCH = 64
 GPU_BATCH = 512
 
@@ -128,8 +142,11 @@ class Embedder:
         self.backend = backend
         self.cache_dir = Path(cache_dir) if cache_dir else ONNX_CACHE
         self._batch_size = batch_size
-        self.threads = threads  # CPU threads per forward pass; None: the library's default (every core)
+        # CPU threads: torch's per forward pass; ONNX's batches encoded at once in bulk (a question uses
+        # one). None: the library's default (every core).
+        self.threads = threads
         self._model = None
+        self._documents_model = None  # onnx-int8 only: the fp32 export, for documents (see encode_documents)
         self._lock = threading.Lock()
 
     @property
@@ -171,14 +188,17 @@ class Embedder:
             self.device = device
             self._model = model
 
-    def _load_onnx(self, path: str):
+    def _load_onnx(self, path: str, *, quantized: bool | None = None):
         from .onnx_backend import OnnxEncoder
+
+        if quantized is None:
+            quantized = self.backend == "onnx-int8"
 
         if self.device not in (None, "cpu"):
             raise OnnxBackendError(f"the {self.backend} backend runs on the CPU only; use --backend torch for {self.device}")
         if not Path(path).is_dir():
             raise OnnxBackendError(f"the {self.backend} backend needs the model as a local folder, got {path!r}")
-        return OnnxEncoder(Path(path), self.cache_dir, quantized=self.backend == "onnx-int8", threads=self.threads)
+        return OnnxEncoder(Path(path), self.cache_dir, quantized=quantized, workers=self.threads)
 
     @property
     def dimension(self) -> int:
@@ -193,10 +213,10 @@ class Embedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.backend != "torch":  # thread-safe without the lock: concurrent questions run side by side
+            return self._model.encode(list(texts), batch_size=self._batch_size or ONNX_BATCH)
         with self._lock:  # one forward pass at a time: torch is not re-entrant on shared modules
-            if self.backend != "torch":
-                vectors = self._model.encode(list(texts), batch_size=self.batch_size)
-            elif self.device == "cuda":
+            if self.device == "cuda":
                 vectors = self._encode_cuda(list(texts))
             else:
                 vectors = self._model.encode(
@@ -207,6 +227,26 @@ class Embedder:
                     show_progress_bar=show_progress,
                 )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Vectors for the index: like ``encode``, except that ``onnx-int8`` embeds documents with the
+        fp32 export (the same numbers as torch) and keeps int8 for questions.
+
+        Why: int8 activations are quantised per batch, and on long chunks batched together the
+        error moved answers on 5 of 9 development documents by a question or more; with fp32
+        document vectors and int8 questions, on 3, by one question each (docs/performance.md). Questions stay int8,
+        where the speed matters (one short text at a time).
+        """
+        if self.backend != "onnx-int8":
+            return self.encode(texts, show_progress=show_progress)
+        self.warm_up()
+        if self._documents_model is None:
+            with self._lock:
+                if self._documents_model is None:
+                    self._documents_model = self._load_onnx(resolve_model(self.name), quantized=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._documents_model.encode(list(texts), batch_size=self._batch_size or ONNX_BATCH)
 
     def _encode_cuda(self, texts: list[str]) -> np.ndarray:
         model = self._model

@@ -32,7 +32,8 @@ from .build import BuildReport, build_corpus, remove_documents, source_path, syn
 from .chunking import ChunkingSettings
 from .embedding import TextEmbedder
 from .fsutil import fsync_dir
-from .loaders import LOADERS, Document, DocumentError, load_corpus_info, load_document, size_text
+from .limits import DocumentLimits, load_within_limits
+from .loaders import LOADERS, Document, DocumentError, load_corpus_info, size_text
 from .stores import IndexCorrupt, IndexProblem, VectorStore
 
 __all__ = [
@@ -114,6 +115,7 @@ def add_files(
     max_bytes: int,
     names: Sequence[str] | None = None,
     on_conflict: str = "rename",
+    limits: DocumentLimits | None = None,
 ) -> list[AddResult]:
     """Check and copy files into ``corpus_dir``; one ``AddResult`` per path, in order.
 
@@ -122,7 +124,8 @@ def add_files(
     file already has the name: ``rename`` saves the new one as ``name-2.ext``
     (and says so), ``replace`` replaces the old one, ``error`` refuses it. A file
     identical to the one already there is accepted as unchanged. Nothing is
-    embedded here; pass the results to ``index_added``.
+    embedded here; pass the results to ``index_added``. Each file is read in a child process
+    within ``limits`` (``indexer.limits``), before the index is locked.
     """
     if on_conflict not in CONFLICT_POLICIES:
         raise ValueError(f"on_conflict must be one of {', '.join(CONFLICT_POLICIES)}, not {on_conflict!r}")
@@ -139,7 +142,7 @@ def add_files(
     for i, path in enumerate(paths):
         original = names[i] if names is not None else Path(path).name
         try:
-            results.append(_add_one(corpus_dir, Path(path), original, max_bytes, on_conflict, titles))
+            results.append(_add_one(corpus_dir, Path(path), original, max_bytes, on_conflict, titles, limits))
         except DocumentError as err:
             results.append(AddResult(original, "", False, str(err)))
         except OSError as err:
@@ -157,7 +160,9 @@ def _remove_stale_uploads(corpus_dir: Path, older_than_s: float = 3600) -> None:
                 path.unlink()
 
 
-def _add_one(corpus_dir: Path, path: Path, original: str, max_bytes: int, on_conflict: str, titles: dict) -> AddResult:
+def _add_one(
+    corpus_dir: Path, path: Path, original: str, max_bytes: int, on_conflict: str, titles: dict, limits: DocumentLimits | None
+) -> AddResult:
     name = safe_name(original)
     try:
         if not path.is_file():
@@ -177,8 +182,8 @@ def _add_one(corpus_dir: Path, path: Path, original: str, max_bytes: int, on_con
         if note == "unchanged":
             tmp.unlink()
             tmp = corpus_dir / final
-        document = load_document(
-            tmp, final, title=titles.get(final), source=source_path(corpus_dir, final), max_bytes=max_bytes
+        document = load_within_limits(
+            tmp, final, title=titles.get(final), source=source_path(corpus_dir, final), max_bytes=max_bytes, limits=limits
         )
         if note != "unchanged":
             _place(tmp, corpus_dir / final, replace_existing=on_conflict == "replace", original=original)
@@ -297,7 +302,7 @@ def remove_document(corpus_dir: Path, store: VectorStore, name: str, *, lock_tim
     path = corpus_dir / key
     with index_lock(store, timeout=lock_timeout):
         in_index = key in store.documents()
-        is_file = path.is_file()
+        is_file = path.is_file() or path.is_symlink()  # a link is removed, never what it points to
         if not in_index and not is_file:
             raise DocumentError(f"{name}: no such document; see python -m indexer list")
         if is_file:
@@ -312,7 +317,9 @@ def _corpus_name(corpus_dir: Path, name: str) -> str:
     candidate = Path(name)
     if not candidate.is_absolute() and not (corpus_dir / candidate).exists() and candidate.exists():
         candidate = candidate.resolve()  # a path from the working folder, e.g. corpus/notes.txt
-    full = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    full = candidate if candidate.is_absolute() else root / candidate
+    # The folder part is resolved, the name is not: a link in the corpus folder is itself the document.
+    full = full.resolve() if full.name in ("", ".", "..") else full.parent.resolve() / full.name
     if not full.is_relative_to(root) or full == root:
         raise DocumentError(f"{name}: not a document of the corpus folder {corpus_dir}; see python -m indexer list")
     return full.relative_to(root).as_posix()
@@ -337,14 +344,20 @@ def discard_damaged_index(store: VectorStore) -> str | None:
 
 
 def build_index(
-    store: VectorStore, embedder: TextEmbedder, corpus_dir: Path, *, max_bytes: int | None, show_progress: bool = False
+    store: VectorStore,
+    embedder: TextEmbedder,
+    corpus_dir: Path,
+    *,
+    max_bytes: int | None,
+    show_progress: bool = False,
+    limits: DocumentLimits | None = None,
 ) -> tuple[BuildReport, str | None]:
     """The build that ``python -m indexer build`` and the app's start-up both run: a damaged index
     is discarded first, then the corpus folder is synced, refusing files over ``max_bytes`` as an
     upload would be. Returns the report and what was wrong with a discarded index (``None``: it
     was sound). Call it holding ``index_lock``."""
     damage = discard_damaged_index(store)
-    report = build_corpus(corpus_dir, store, embedder, show_progress=show_progress, max_bytes=max_bytes)
+    report = build_corpus(corpus_dir, store, embedder, show_progress=show_progress, max_bytes=max_bytes, limits=limits)
     return report, damage
 
 

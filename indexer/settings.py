@@ -12,10 +12,13 @@ import argparse
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .embedding import BACKENDS, DEFAULT_MODEL
+from .embedding import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL
 from .stores import INDEX_TYPES, STORES
+
+if TYPE_CHECKING:
+    from .limits import DocumentLimits
 
 __all__ = [
     "PROJECT_ROOT",
@@ -49,6 +52,9 @@ _ENV = {
     "max_upload_files": "QUOTEBOT_MAX_UPLOAD_FILES",
     "read_only": "QUOTEBOT_READ_ONLY",
     "feedback_path": "QUOTEBOT_FEEDBACK",
+    "max_document_chars": "QUOTEBOT_MAX_DOCUMENT_CHARS",
+    "max_document_passages": "QUOTEBOT_MAX_DOCUMENT_PASSAGES",
+    "max_parse_seconds": "QUOTEBOT_MAX_PARSE_SECONDS",
 }
 
 
@@ -58,7 +64,7 @@ class Settings:
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
     device: str | None = None  # None: CUDA when present, else CPU
-    backend: str = "torch"  # how the model runs: torch, or on the CPU onnx / onnx-int8 (pip install -e .[onnx])
+    backend: str = DEFAULT_BACKEND  # how the model runs: onnx-int8 (CPU, the fast default), onnx, or torch (needed for CUDA)
     store: str = "faiss"  # or "milvus"
     uri: str | None = None  # Milvus: a local file (Milvus Lite) or http://host:19530
     index_type: str = "auto"  # one of indexer.stores.INDEX_TYPES
@@ -75,11 +81,21 @@ class Settings:
     max_upload_files: int = 20  # files in one upload, on the page and at the upload route
     read_only: bool = False  # the page lists documents but offers no upload or removal
     feedback_path: Path = Path("feedback") / "feedback.jsonl"
+    # The most work one document may make (indexer.limits): text, passages, seconds to read it.
+    max_document_chars: int = 4_000_000
+    max_document_passages: int = 25_000
+    max_parse_seconds: float = 60.0
 
     @property
     def max_upload_bytes(self) -> int:
         """The largest document file accepted, by upload, ``add`` or ``build``."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def document_limits(self) -> DocumentLimits:
+        from .limits import DocumentLimits
+
+        return DocumentLimits(self.max_document_chars, self.max_document_passages, self.max_parse_seconds)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
@@ -139,8 +155,8 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
                 default_text="CUDA with fp16 when a GPU is present, else CPU"),
     SettingFlag(
         "backend", "--backend",
-        'how the model runs: torch, or on the CPU onnx / onnx-int8 (about 6x faster per question; '
-        'needs pip install -e ".[onnx]")',
+        "how the model runs: onnx-int8 (ONNX Runtime on the CPU, about 6x faster per question than torch, "
+        "no torch once exported), onnx (fp32), or torch (the reference; needed for a CUDA GPU)",
         choices=BACKENDS,
     ),
     SettingFlag("store", "--store", "vector store", choices=STORES),
@@ -159,6 +175,9 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
     SettingFlag("max_upload_files", "--max-upload-files", "files in one upload on the page", "N"),
     SettingFlag("read_only", "--read-only", "the page lists the documents but offers no upload or removal"),
     SettingFlag("feedback_path", "--feedback", "JSON Lines file of the page's votes and refusals, one line per answer", "FILE"),
+    SettingFlag("max_document_chars", "--max-document-chars", "refuse a document whose text is longer (characters)", "N"),
+    SettingFlag("max_document_passages", "--max-document-passages", "refuse a document that makes more passages", "N"),
+    SettingFlag("max_parse_seconds", "--max-parse-seconds", "stop reading a document after this many seconds", "S"),
 )
 
 _TYPES = {"int": int, "float": float}

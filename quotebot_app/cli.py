@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from starlette.middleware import Middleware
+
 from indexer.manage import build_index, build_warnings, index_lock
 from indexer.settings import Settings, add_settings_flags, settings_from_args
 from indexer.stores import IndexProblem
 
 from .assets import page_style
-from .guards import BodyLimit
+from .guards import BodyLimit, LoginThrottle, OriginGuard
 from .handlers import LOCK_WAIT_S
 
 __all__ = ["CONCURRENCY", "build_parser", "launch_kwargs", "settings_from_args", "update_index"]
@@ -40,7 +42,10 @@ def launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> dic
         "auth": auth,
         "share": False,
         "max_file_size": f"{settings.max_upload_mb}mb",
-        "app_kwargs": {"middleware": [BodyLimit.from_settings(settings)]},
+        # Outermost first: a foreign Host or Origin, and password guessing, are refused before anything is read.
+        "app_kwargs": {
+            "middleware": [OriginGuard.from_settings(settings, auth), Middleware(LoginThrottle), BodyLimit.from_settings(settings)]
+        },
         "allowed_paths": [],
         "blocked_paths": blocked,
         "enable_monitoring": False,
@@ -64,7 +69,9 @@ def update_index(store, embedder, settings: Settings) -> str:
     """
     try:
         with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
-            report, damage = build_index(store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes)
+            report, damage = build_index(
+                store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, limits=settings.document_limits
+            )
     except OSError as err:
         try:
             built = store.read_manifest() is not None

@@ -8,6 +8,9 @@ null, ``abstained`` true), so the owner sees what the documents lack even when n
 
 ``python -m quotebot_app.feedback`` (or ``quotebot feedback``) lists the questions people marked
 unhelpful and the ones the bot refused, most frequent first.
+
+The log is bounded: past ``MAX_BYTES`` it is moved to ``<name>.1`` (replacing the one before)
+and a new one is started, so votes from any number of clicks take at most twice that on disk.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["FeedbackLog", "MAX_COMMENT_CHARS", "Summary", "new_answer_id", "summarize", "main"]
+__all__ = ["FeedbackLog", "MAX_BYTES", "MAX_COMMENT_CHARS", "Summary", "new_answer_id", "summarize", "main"]
+
+MAX_BYTES = 5 * 1024 * 1024  # about 1,000 votes on answers of three passages
 
 MAX_COMMENT_CHARS = 1000
 VOTES = ("up", "down")
@@ -44,8 +49,9 @@ def _now() -> str:
 class FeedbackLog:
     """One line per answer; writes are atomic and one at a time (in this process)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
     @staticmethod
@@ -135,6 +141,11 @@ class FeedbackLog:
     def _append(self, entry: dict) -> None:
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.stat().st_size + len(line) > self.max_bytes:
+                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+        except FileNotFoundError:
+            pass
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)  # one write per line: lines never interleave

@@ -10,8 +10,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import threading
+import time
+from collections import deque
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from starlette.middleware import Middleware
 
@@ -20,6 +24,8 @@ from indexer.settings import Settings
 __all__ = [
     "AuthError",
     "BodyLimit",
+    "LoginThrottle",
+    "OriginGuard",
     "REQUEST_MAX_BYTES",
     "UPLOAD_ROUTE_FILES_FACTOR",
     "exposure_warning",
@@ -67,10 +73,7 @@ class BodyLimit:
         limit = self.max_upload_bytes if upload else self.max_other_bytes
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            body = json.dumps({"detail": f"Request too large: the limit is {limit:,} bytes."}).encode()
-            await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": body})
-            return
+            return await _refuse(send, 413, f"Request too large: the limit is {limit:,} bytes.")
         delimiter = b"--" + _boundary(headers.get(b"content-type", b"")) if upload else b""
         seen = {"bytes": 0, "delimiters": 0, "tail": b""}
 
@@ -99,6 +102,123 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted_receive, send)
+
+
+async def _refuse(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+_LOOPBACK_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
+_SAFE_METHODS = frozenset(["GET", "HEAD", "OPTIONS"])
+
+
+def _host_name(netloc: str) -> str:
+    """``host[:port]`` or ``[v6]:port`` -> the host name, lower case, without brackets."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1 : netloc.find("]")] if "]" in netloc else netloc
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+class OriginGuard:
+    """ASGI middleware against DNS rebinding and cross-site requests.
+
+    A page on ``evil.example`` whose name a DNS server later points at 127.0.0.1 reaches this
+    server from the visitor's browser with ``Host: evil.example``: without a login, every
+    request whose Host is not a loopback name or the configured host is refused (403). With a
+    login, Gradio's own check guards the routes. In both cases a request that changes anything
+    (not GET, HEAD or OPTIONS, and every WebSocket) sent by a page of another origin (its
+    ``Origin`` names another host and port than its ``Host``) is refused: no cross-origin
+    question, upload or removal. Requests without ``Origin`` come from programs, not pages.
+    """
+
+    def __init__(self, app, *, allowed_hosts: frozenset[str] | None) -> None:
+        self.app = app
+        self.allowed_hosts = allowed_hosts  # None: any Host (a login guards the routes)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, auth: object) -> Middleware:
+        return Middleware(cls, allowed_hosts=allowed_hosts(settings.host, auth))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get(b"host", "")
+        if self.allowed_hosts is not None and not _allowed(_host_name(host), self.allowed_hosts):
+            return await self._deny(scope, send, "this server answers only to its own address (Host not allowed)")
+        origin = headers.get(b"origin")
+        changes = scope["type"] == "websocket" or scope.get("method", "GET") not in _SAFE_METHODS
+        if changes and origin is not None and urlsplit(origin).netloc.lower() != host.strip().lower():
+            return await self._deny(scope, send, "requests from pages of other sites are refused (Origin not allowed)")
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _deny(scope, send, detail: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await _refuse(send, 403, detail)
+
+
+def allowed_hosts(host: str, auth: object) -> frozenset[str] | None:
+    """The Host names a request may carry: with no login, loopback names and the configured host
+    (any name when it listens on every address, where management is off without a login)."""
+    if auth:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_unspecified:
+            return None
+    except ValueError:
+        pass
+    return _LOOPBACK_NAMES | {host.strip("[]").lower()}
+
+
+def _allowed(name: str, allowed: frozenset[str]) -> bool:
+    if name in allowed:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback  # 127.0.0.2 and the like
+    except ValueError:
+        return False
+
+
+class LoginThrottle:
+    """ASGI middleware: at most ``max_failures`` failed logins per client address in ``window_s``
+    seconds; beyond that, ``/login`` answers 429 until the window has passed (no password guessing
+    at the speed of the network)."""
+
+    def __init__(self, app, *, max_failures: int = 5, window_s: float = 60.0) -> None:
+        self.app = app
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or not scope["path"].rstrip("/").endswith("/login"):
+            return await self.app(scope, receive, send)
+        client = (scope.get("client") or ("?", 0))[0]
+        now = time.monotonic()
+        with self._lock:
+            failures = self._failures.setdefault(client, deque())
+            while failures and now - failures[0] > self.window_s:
+                failures.popleft()
+            if len(failures) >= self.max_failures:
+                wait = int(self.window_s - (now - failures[0])) + 1
+                return await _refuse(send, 429, f"Too many failed logins; try again in {wait} s.")
+
+        async def noted_send(message):
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                with self._lock:
+                    self._failures.setdefault(client, deque()).append(time.monotonic())
+                    if len(self._failures) > 10_000:  # bounded: forget the oldest addresses
+                        self._failures.pop(next(iter(self._failures)))
+            await send(message)
+
+        await self.app(scope, receive, noted_send)
 
 
 def _boundary(content_type: bytes) -> bytes:

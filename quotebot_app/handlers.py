@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -24,6 +25,7 @@ from indexer.loaders import DocumentError
 from indexer.manage import IndexBusy, add_files, index_added, index_lock, remove_document
 from indexer.settings import Settings
 from indexer.stores import DocumentRecord, IndexProblem
+from indexer.worker import index_in_worker, wants_worker
 
 from .api import ApiInputError, check_documents, check_request
 from .feedback import MAX_COMMENT_CHARS, FeedbackLog, new_answer_id
@@ -50,6 +52,7 @@ HISTORY_TURNS = 5  # previous questions passed to Bot.ask for follow-ups
 EXAMPLES_SHOWN = 6  # example questions on the empty page; suggestions are drawn from all of them
 UI_MAX_K = 5  # the page offers 1-5 passages; the API accepts up to 10 (Bot.ask's own limit)
 LOCK_WAIT_S = 600  # how long an upload or removal waits for another change to the index to finish
+CONFIRM_S = 300  # a removal must follow its confirmation, from the same session, within this long
 
 
 @dataclass
@@ -59,6 +62,10 @@ class Page:
     bot: Bot
     settings: Settings
     feedback: FeedbackLog
+    # (session, document) -> when the session was asked to confirm removing it: the server's own
+    # confirmation, so that no single request, from any page, can delete a document.
+    _confirming: dict[tuple[str, str], float] = field(default_factory=dict)
+    _confirming_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def examples(self) -> tuple[str, ...]:
         """The example questions on the empty page: corpus.toml's, else the first derived ones."""
@@ -274,10 +281,17 @@ class Page:
         try:
             with self._changing(progress):
                 progress(0.0, f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}...")
-                results = add_files(self.settings.corpus_dir, paths, max_bytes=self.settings.max_upload_bytes)
+                results = add_files(
+                    self.settings.corpus_dir, paths, max_bytes=self.settings.max_upload_bytes,
+                    limits=self.settings.document_limits,
+                )
                 accepted = [r for r in results if r.ok]
-                if accepted:
+                documents = [r.document for r in accepted if r.document is not None]
+                if wants_worker(self.bot.embedder, documents):  # questions never wait behind this upload
+                    index_in_worker(self.settings, documents, on_progress=embedded)
+                elif accepted:
                     index_added(self.bot.store, self.bot.embedder, accepted, on_progress=embedded)
+                if accepted:
                     self.bot.changed()
         except IndexBusy as err:
             return ChangeReport(error=f"Nothing was added: {err}.")
@@ -312,24 +326,35 @@ class Page:
         return ChangeReport(done=(f"Removed \u201c{record.title}\u201d ({record.name}).",))
 
     def on_upload(self, files: list[str] | None, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
-        try:
-            report = self.upload(files, lambda fraction, desc: progress(fraction, desc=desc))
-        finally:
-            for path in files or ():  # Gradio's copies: the corpus folder has its own now
-                with contextlib.suppress(OSError):
-                    Path(path).unlink()
+        # Gradio's copies stay where they are: two tabs uploading the same file get the same copy,
+        # and Gradio deletes them after UPLOAD_KEEP_S (app.build_app's delete_cache).
+        report = self.upload(files, lambda fraction, desc: progress(fraction, desc=desc))
         return None, render_change(report), self.documents_html()
 
-    def on_ask_remove(self, evt: gr.EventData):
+    def on_ask_remove(self, evt: gr.EventData, request: gr.Request | None = None):
         name = str((getattr(evt, "_data", None) or {}).get("name", ""))
+        now = time.monotonic()
+        with self._confirming_lock:
+            for key in [k for k, at in self._confirming.items() if now - at > CONFIRM_S]:
+                del self._confirming[key]
+            if len(self._confirming) < 10_000:
+                self._confirming[(_session(request), name)] = now
         return self.documents_html(confirm=name)
 
-    def on_cancel_remove(self, evt: gr.EventData):
-        return self.documents_html(focus=str((getattr(evt, "_data", None) or {}).get("name", "")))
-
-    def on_remove(self, evt: gr.EventData):
+    def on_cancel_remove(self, evt: gr.EventData, request: gr.Request | None = None):
         name = str((getattr(evt, "_data", None) or {}).get("name", ""))
-        report = self.remove(name)
+        with self._confirming_lock:
+            self._confirming.pop((_session(request), name), None)
+        return self.documents_html(focus=name)
+
+    def on_remove(self, evt: gr.EventData, request: gr.Request | None = None):
+        name = str((getattr(evt, "_data", None) or {}).get("name", ""))
+        with self._confirming_lock:
+            asked = self._confirming.pop((_session(request), name), None)
+        if asked is None or time.monotonic() - asked > CONFIRM_S:
+            report = ChangeReport(error=f"Nothing was removed: confirm the removal of {name} first (press Remove, then Yes).")
+        else:
+            report = self.remove(name)
         return render_change(report), self.documents_html(focus="")
 
 
@@ -347,6 +372,10 @@ def _added_line(result, record: DocumentRecord | None) -> str:
     elif result.name != result.original:
         line += f" Saved as {result.name}."
     return line
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "")
 
 
 def _turn(turns: list[dict], index: object) -> dict | None:

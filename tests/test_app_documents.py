@@ -93,9 +93,21 @@ def test_on_upload_clears_the_file_box_and_returns_status_and_list(page, tmp_pat
     paths = uploads(tmp_path, {"zorblat.txt": ZORBLAT})
     cleared, status, listing = page.on_upload(paths)
     assert cleared is None
-    assert not Path(paths[0]).exists()  # the uploaded copy does not linger in Gradio's temporary folder
     assert "zorblat.txt: added as \u201cZorblat\u201d (3 passages)." in status
     assert 'data-name="zorblat.txt"' in listing and 'data-action="ask_remove"' in listing
+
+
+def test_the_same_file_from_two_tabs_is_added_once_and_the_second_tab_told_so(page, tmp_path):
+    """Gradio gives two uploads of the same bytes the same temporary copy (its cache is keyed by
+    content): the first tab's handler must not delete what the second is about to read. Gradio
+    deletes its copies itself, after app.UPLOAD_KEEP_S (tests/test_app_guards.py)."""
+    paths = uploads(tmp_path, {"zorblat.txt": ZORBLAT})
+    _, first, _ = page.on_upload(paths)
+    _, second, _ = page.on_upload(paths)  # the other tab's event, same temporary file
+    assert "zorblat.txt: added as \u201cZorblat\u201d (3 passages)." in first
+    assert "zorblat.txt: already in the collection as \u201cZorblat\u201d, with the same content." in second
+    assert "not a file" not in second
+    assert sorted(p.name for p in page.settings.corpus_dir.iterdir() if p.name.startswith("zorblat")) == ["zorblat.txt"]
 
 
 def test_the_same_file_again_is_unchanged_and_a_different_one_of_that_name_is_renamed(page, tmp_path):
@@ -177,6 +189,23 @@ def test_removed_document_leaves_the_list_the_folder_and_the_answers(page, tmp_p
     assert "zorblat.txt" not in cited_documents(page, ZORBLAT_Q)
 
 
+@pytest.mark.parametrize("asked", ["never", "by-another-session", "then-cancelled"])
+def test_a_removal_the_same_session_did_not_confirm_removes_nothing(page, asked):
+    """The server confirms removals itself: a lone remove event (a forged request) deletes nothing."""
+    mine, theirs = gr.Request(session_hash="mine"), gr.Request(session_hash="theirs")
+    if asked == "by-another-session":
+        page.on_ask_remove(gr.EventData(None, {"name": "sleep.md"}), theirs)
+    elif asked == "then-cancelled":
+        page.on_ask_remove(gr.EventData(None, {"name": "sleep.md"}), mine)
+        page.on_cancel_remove(gr.EventData(None, {"name": "sleep.md"}), mine)
+    status, _ = page.on_remove(gr.EventData(None, {"name": "sleep.md"}), mine)
+    assert "Nothing was removed: confirm the removal of sleep.md first" in status
+    assert "sleep.md" in page.bot.store.documents() and (page.settings.corpus_dir / "sleep.md").is_file()
+    page.on_ask_remove(gr.EventData(None, {"name": "sleep.md"}), mine)
+    status, _ = page.on_remove(gr.EventData(None, {"name": "sleep.md"}), mine)
+    assert "Removed" in status and "sleep.md" not in page.bot.store.documents()
+
+
 def test_cancelling_a_removal_keeps_the_document(page):
     page.on_ask_remove(gr.EventData(None, {"name": "sleep.md"}))
     listing = page.on_cancel_remove(gr.EventData(None, {"name": "sleep.md"}))
@@ -187,6 +216,7 @@ def test_cancelling_a_removal_keeps_the_document(page):
 @pytest.mark.parametrize("name", ["nope.txt", "../cramps.txt", "/etc/passwd", ""])
 def test_removing_a_document_not_in_the_list_changes_nothing(page, name):
     before = page.bot.store.documents()
+    page.on_ask_remove(gr.EventData(None, {"name": name}))
     status, _ = page.on_remove(gr.EventData(None, {"name": name}))
     assert "not in the collection" in status
     assert page.bot.store.documents().keys() == before.keys()
@@ -300,3 +330,25 @@ def test_questions_are_answered_while_an_upload_is_indexed_and_changes_wait_thei
     documents = page.bot.store.documents()
     assert "zorblat.txt" in documents and "sleep.md" not in documents
     assert cited_documents(page, ZORBLAT_Q)[0] == "zorblat.txt"
+
+
+@pytest.mark.model
+def test_a_large_upload_is_embedded_by_a_worker_process_never_by_the_page_s_model(tmp_path, small_corpus):
+    """Questions never wait behind the indexer: the page's model embeds nothing of a large upload (a
+    low-priority child process does, indexer.worker), and the upload is then quoted verbatim.
+    The latency this buys is measured by python -m bench.indexing_latency (docs/reliability.md)."""
+    from indexer.embedding import Embedder
+
+    embedder = Embedder()
+    page = make_page(tmp_path, small_corpus, embedder)
+    calls = []
+    real_encode = embedder.encode
+    embedder.encode = lambda texts, **kw: calls.append(len(texts)) or real_encode(texts, **kw)
+    sentences = " ".join(f"The lighthouse keeper logged ship number {i} passing the northern reef." for i in range(400))
+    report = page.upload(uploads(tmp_path, {"lighthouse.txt": "Lighthouse log\n\n" + sentences + "\n"}))
+    assert report.done and not report.error, report
+    assert sum(calls) == 0  # not one passage of the upload went through the page's model
+    answer = page.bot.ask("Which reef did the lighthouse keeper's ships pass?")
+    text = (page.settings.corpus_dir / "lighthouse.txt").read_text(encoding="utf-8")
+    assert answer.passages and answer.passages[0].document == "lighthouse.txt"
+    assert all(text[p.start : p.end] == p.text for p in answer.passages if p.document == "lighthouse.txt")

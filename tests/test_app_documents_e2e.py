@@ -27,7 +27,7 @@ DOCUMENT = (
     f"{FACT} It lets a brass organ hold a steady pressure while the pipes change.\n\n"
     "Early valves were cast in bronze and polished by hand.\n"
 )
-TITLE = "Zorblat valve notes"  # from the file name zorblat_valve_notes.md
+TITLE = "Zorblat valves"  # the Markdown file's first heading, not its name zorblat_valve_notes.md (issue 12)
 HOSTILE = "<img src=x onerror=alert(1)>"
 MAX_FILES = 3
 

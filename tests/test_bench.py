@@ -54,7 +54,7 @@ def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Pat
 
 def test_unknown_section_is_refused_with_the_choices(capsys) -> None:
     assert main(["--only", "nonsense"]) == 2
-    assert "choose from query, indexing, scale, backends, app" in capsys.readouterr().err
+    assert "choose from query, indexing, scale, backends, app, peer, contention, startup" in capsys.readouterr().err
 
 
 def test_recall_counts_shared_ids_of_the_top_k() -> None:

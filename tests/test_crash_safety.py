@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import indexer.__main__ as cli
+import indexer.stores.faiss as faiss_store
 from bot.bot import Bot
 from indexer.build import build_corpus
 from indexer.manage import IndexBusy, index_lock
@@ -56,6 +57,7 @@ def _start_paused_build(tmp_path: Path, corpus: Path, pause_at: str) -> subproce
 
 @pytest.mark.parametrize("pause_at", PAUSE_POINTS)
 def test_build_killed_midway_leaves_the_old_index_answering(tmp_path, small_corpus, monkeypatch, pause_at):
+    monkeypatch.setattr(faiss_store, "GENERATION_GRACE_S", -1)  # no reader here: replaced generations go at once
     store = FaissStore(tmp_path / "index")
     build_corpus(small_corpus, store, FakeEmbedder())
     (small_corpus / "sleep.md").unlink()  # the old index has no sleep document yet

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from indexer.stores.faiss import manifest_checksum
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.model
 
@@ -66,6 +68,8 @@ def test_bot_refuses_an_index_of_another_model_with_a_rebuild_hint(built, tmp_pa
     manifest_path = copy / gen / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["model"] = "some-other-model"
+    manifest.pop("checksum")
+    manifest["checksum"] = manifest_checksum(manifest)  # a whole manifest of another model, not a damaged one
     manifest_path.write_text(json.dumps(manifest))
     result = _run(["-m", "bot", "ask", "--index", str(copy), "--corpus", str(corpus), "hello"])
     assert result.returncode == 2

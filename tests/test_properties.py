@@ -140,8 +140,9 @@ questions = st.one_of(
     any_unicode,
     st.lists(st.sampled_from(TOKENS + ["leg cramp", "sleep", "calf", "<script>alert(1)</script>", "\x00", "\ud800"]), max_size=40).map("".join),
 )
-histories = st.one_of(st.none(), st.lists(st.one_of(any_unicode, st.none()), max_size=4))
-ks = st.one_of(st.none(), st.integers(-3, 50))
+# Whatever JSON an API client sends: a string, a number, a list where a count or a list belongs.
+histories = st.one_of(st.none(), st.lists(st.one_of(any_unicode, st.none()), max_size=4), st.integers(), any_unicode)
+ks = st.one_of(st.none(), st.integers(-3, 50), st.floats(), st.text(max_size=4), st.lists(st.integers(), max_size=2))
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -158,6 +159,10 @@ _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 @example("\ud800", None, None)
 @example("leg cramp \udfff calf", ["\ud83d", None, "x" * 100_000], 10)
 @example("What relieves a leg cramp?", None, 0)
+@example("What relieves a leg cramp?", 5, "abc")
+@example("What relieves a leg cramp?", None, float("nan"))
+@example("What relieves a leg cramp?", None, [3])
+@example("What relieves a leg cramp?", None, float("inf"))
 def test_ask_never_raises_and_quotes_verbatim_or_abstains(bot, question, history, k):
     answer = bot.ask(question, history=history, k=k)
     if answer.abstained:

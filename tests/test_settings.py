@@ -35,6 +35,9 @@ GIVEN = {
     "max_upload_files": (["--max-upload-files", "3"], 3),
     "read_only": (["--read-only"], True),
     "feedback_path": (["--feedback", "votes.jsonl"], Path("votes.jsonl")),
+    "max_document_chars": (["--max-document-chars", "1000"], 1000),
+    "max_document_passages": (["--max-document-passages", "10"], 10),
+    "max_parse_seconds": (["--max-parse-seconds", "2.5"], 2.5),
 }
 
 COMMANDS = {

@@ -15,12 +15,13 @@ crash at any point leaves the previous state loadable.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import ContextManager, Iterable, Sequence
 
 import numpy as np
 
@@ -239,6 +240,17 @@ class VectorStore(ABC):
         Stores that check for changes on every call need nothing here.
         """
         return None
+
+    def generation(self) -> str | None:
+        """A name for the state a read sees now (the pinned one inside ``pinned``), which changes with
+        every commit; ``None`` when this store cannot tell (then callers cannot notice changes)."""
+        return None
+
+    def pinned(self) -> ContextManager[None]:
+        """Within this block, every read of the calling thread sees one and the same committed state,
+        even if another process commits meanwhile: one answer never mixes two generations.
+        Stores that cannot pin serve whatever is current at each call."""
+        return contextlib.nullcontext()
 
     def discard(self) -> bool:
         """Delete the whole stored index, so that the next build starts afresh; ``False`` when this

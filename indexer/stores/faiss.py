@@ -4,7 +4,8 @@ Layout of an index folder::
 
     CURRENT                 name of the live generation, replaced atomically
     gen-000007/
-        manifest.json       model, dimension, chunking, documents, calibration, file sizes
+        manifest.json       model, dimension, chunking, documents, calibration, file sizes and
+                            checksums, and the sha256 of all that (a changed character is damage)
         chunks.jsonl        one chunk per line, row i <-> vector i
         vectors.npy         float32 (n, dimension), the source of truth for rebuilds
         index.faiss         the search structure built from vectors.npy
@@ -17,16 +18,19 @@ live and loadable. Nothing is pickled.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
 import re
 import shutil
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -51,7 +55,7 @@ from .base import (
     text_key,
 )
 
-__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "EXACT_BELOW"]
+__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "manifest_checksum", "EXACT_BELOW"]
 
 # Below this many vectors exact search is both fast enough and exact: its median single-query time
 # reaches 5 ms at about 60k passages on the reference CPU (docs/performance.md).
@@ -63,6 +67,11 @@ MMAP_ABOVE_BYTES = 256 * 1024 * 1024
 # Characters of document text kept in memory for quoting (every answer reads 1 to 10 documents).
 TEXT_CACHE_CHARS = 50_000_000
 REBUILD_HINT = "rebuild it with: python -m indexer build --index {dir}"
+# A generation replaced less than this long ago is kept (with the texts it needs), so that a reader
+# that read ``CURRENT`` just before the flip can still open it; older ones go at the next commit.
+GENERATION_GRACE_S = 15.0
+# Times a reader follows ``CURRENT`` to a newer generation when the one it was opening went away.
+OPEN_ATTEMPTS = 4
 _GEN_NAME = re.compile(r"gen-\d{6,}")
 log = logging.getLogger("quotebot.index")
 
@@ -136,6 +145,7 @@ class _Generation:
     by_doc: dict[str, list[Chunk]] | None = None  # built on first use
     verified: set[str] = field(default_factory=set)  # documents whose stored text matched their chunks
     exact: object | None = None  # TorchExactSearch over the vectors, when searching on a GPU
+    name: str = ""  # the generation's folder name, e.g. gen-000007
 
 
 class FaissStore(VectorStore):
@@ -155,6 +165,7 @@ class FaissStore(VectorStore):
         self._pointer_name: str | None = None
         # Document texts by content hash: a text file never changes, so the cache never goes stale.
         self._texts: dict[str, str] = {}
+        self._local = threading.local()  # .pinned: the generation this thread reads inside ``pinned``
 
     def describe(self) -> str:
         return f"FAISS index at {self.index_dir}"
@@ -200,6 +211,9 @@ class FaissStore(VectorStore):
         what it had. ``strict`` (for writers) raises instead, so that nothing new is
         ever built on top of an index that is no longer on disk.
         """
+        pinned = None if strict else getattr(self._local, "pinned", None)
+        if pinned is not None:
+            return pinned
         with self._lock:
             try:
                 name = self._current_name()
@@ -208,8 +222,8 @@ class FaissStore(VectorStore):
                 if name is None:
                     return None
                 if name != self._gen_name or self._gen is None:
-                    self._gen = self._read_generation(self.index_dir / name)
-                    self._gen_name = name
+                    self._gen = self._read_live(name)
+                    self._gen_name = self._gen.name
             except IndexProblem as err:
                 if strict or self._gen is None:
                     raise
@@ -219,6 +233,33 @@ class FaissStore(VectorStore):
                 return self._gen
             self._problem = None
             return self._gen
+
+    def generation(self) -> str | None:
+        gen = self._load()
+        return gen.name if gen is not None else None
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Reads of this thread use the generation live now until the block ends (writes never do)."""
+        outer = getattr(self._local, "pinned", None)
+        self._local.pinned = outer or self._load()
+        try:
+            yield
+        finally:
+            self._local.pinned = outer
+
+    def _read_live(self, name: str) -> _Generation:
+        """Open generation ``name``; when it fails because a writer replaced it meanwhile (and its grace
+        period ran out), follow ``CURRENT`` to the newer one. Damage that stays put is raised."""
+        for _ in range(OPEN_ATTEMPTS - 1):
+            try:
+                return self._read_generation(self.index_dir / name)
+            except IndexProblem:
+                newer = self._current_name()
+                if newer is None or newer == name:
+                    raise
+                name = newer
+        return self._read_generation(self.index_dir / name)
 
     def reload(self) -> None:
         """Forget what is cached so the next call reads the live generation again."""
@@ -248,6 +289,7 @@ class FaissStore(VectorStore):
         hint = self._hint()
         try:
             data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            claimed = data.pop("checksum", None) if isinstance(data, dict) else None
             manifest = Manifest.from_dict(data)
         except FileNotFoundError as err:
             raise IndexCorrupt(f"the index at {self.index_dir} has no manifest ({folder.name}); {hint}") from err
@@ -258,14 +300,9 @@ class FaissStore(VectorStore):
                 f"the index at {self.index_dir} has format {manifest.format_version}, this version reads "
                 f"{FORMAT_VERSION}; {hint}"
             )
-        for fname, size in data.get("files", {}).items():
-            path = folder / fname
-            if not path.exists() or path.stat().st_size != size:
-                raise IndexCorrupt(f"the index file {path} is missing or truncated; {hint}")
-        for fname, crc in data.get("crc32", {}).items():  # same size, other bytes: a damaged disk or copy
-            path = folder / fname
-            if path.stat().st_size <= MMAP_ABOVE_BYTES and _crc32(path) != crc:
-                raise IndexCorrupt(f"the index file {path} is damaged (its checksum does not match); {hint}")
+        if claimed != manifest_checksum(data):  # one changed character could change titles, sources, calibration
+            raise IndexCorrupt(f"the index manifest in {folder} is damaged (its checksum does not match); {hint}")
+        _check_files(folder, data, hint)
         try:
             with open(folder / "chunks.jsonl", encoding="utf-8") as handle:
                 chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
@@ -286,7 +323,7 @@ class FaissStore(VectorStore):
             index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
         elif hasattr(index, "nprobe"):
             index.nprobe = max(index.nprobe, min(index.nlist, IVF_NPROBE))
-        return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+        return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)}, name=folder.name)
 
     def read_manifest(self) -> Manifest | None:
         gen = self._load()
@@ -417,7 +454,7 @@ class FaissStore(VectorStore):
         os.replace(tmp, final)
         fsync_dir(self.index_dir)
         write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
-        self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)})
+        self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)}, name=name)
         self._gen_name = name
 
     @staticmethod
@@ -435,6 +472,7 @@ class FaissStore(VectorStore):
         files = {f: (tmp / f).stat().st_size for f in ("chunks.jsonl", "vectors.npy", "index.faiss")}
         crc = {f: _crc32(tmp / f) for f in files if files[f] <= MMAP_ABOVE_BYTES}
         data = manifest.to_dict() | {"files": files, "crc32": crc}
+        data["checksum"] = manifest_checksum(data)
         (tmp / "manifest.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         for fname in (*files, "manifest.json"):
             with open(tmp / fname, "rb") as handle:
@@ -442,17 +480,68 @@ class FaissStore(VectorStore):
         fsync_dir(tmp)
 
     def _collect_garbage(self, manifest: Manifest) -> None:
-        """Remove old generations, crashed temporaries and texts no document needs any more."""
-        for path in self.index_dir.iterdir():
-            stale_gen = path.name.startswith("gen-") and path.name != self._gen_name
-            if stale_gen or path.name.startswith(".tmp-gen-"):
-                shutil.rmtree(path, ignore_errors=True)
+        """Remove crashed temporaries, generations replaced more than ``GENERATION_GRACE_S`` ago, and
+        texts that no generation still kept needs.
+
+        A generation's replacement time is when the next one was written (its folder's mtime), so a
+        reader that read ``CURRENT`` just before a flip finds every file of what it read.
+        """
+        for path in self.index_dir.glob(".tmp-gen-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        generations = sorted(p for p in self.index_dir.iterdir() if _GEN_NAME.fullmatch(p.name))
         wanted = {f"{text_key(rec.sha256)}.txt" for rec in manifest.documents.values()}
+        now = time.time()
+        for older, newer in zip(generations, generations[1:]):
+            if older.name == self._gen_name:
+                continue
+            try:
+                replaced_at = newer.stat().st_mtime
+            except OSError:
+                replaced_at = now
+            if now - replaced_at > GENERATION_GRACE_S or older.name > (self._gen_name or ""):
+                shutil.rmtree(older, ignore_errors=True)
+                continue
+            try:  # kept for now: so are its texts
+                kept = json.loads((older / "manifest.json").read_text(encoding="utf-8"))
+                wanted.update(f"{text_key(rec['sha256'])}.txt" for rec in kept.get("documents", {}).values())
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                shutil.rmtree(older, ignore_errors=True)
         texts_dir = self.index_dir / "texts"
         if texts_dir.is_dir():
             for path in texts_dir.iterdir():
                 if path.name not in wanted:
                     path.unlink(missing_ok=True)
+
+
+def manifest_checksum(data: dict) -> str:
+    """sha256 of a manifest's content (everything but the checksum itself), independent of layout."""
+    canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _check_files(folder: Path, data: dict, hint: str) -> None:
+    """Every file the manifest lists is one of a generation's own, there, of its size and checksum.
+
+    A missing file (or a name that is not one of the generation's files) is damage that ``build``
+    repairs, never a bare ``FileNotFoundError``."""
+    try:
+        for fname, size in data.get("files", {}).items():
+            path = folder / str(fname)
+            if fname not in _GENERATION_FILES or not path.is_file() or path.stat().st_size != size:
+                raise IndexCorrupt(f"the index file {path} is missing or truncated; {hint}")
+        for fname, crc in data.get("crc32", {}).items():  # same size, other bytes: a damaged disk or copy
+            path = folder / str(fname)
+            if fname not in _GENERATION_FILES or not path.is_file():
+                raise IndexCorrupt(f"the index file {path} is missing; {hint}")
+            if path.stat().st_size <= MMAP_ABOVE_BYTES and _crc32(path) != crc:
+                raise IndexCorrupt(f"the index file {path} is damaged (its checksum does not match); {hint}")
+    except OSError as err:
+        raise IndexCorrupt(f"the index in {folder} cannot be read ({err}); {hint}") from err
+    except (AttributeError, TypeError) as err:
+        raise IndexCorrupt(f"the index manifest in {folder} is damaged ({err}); {hint}") from err
+
+
+_GENERATION_FILES = frozenset(["chunks.jsonl", "vectors.npy", "index.faiss"])
 
 
 def _crc32(path: Path) -> int:

@@ -1,0 +1,152 @@
+"""The default embedding path: ONNX Runtime and the model's own tokenizer, exported once, no torch to answer.
+
+The unit tests here read only the tokenizer files of the installed model package or
+replace the export with a stand-in; the ``model`` tests export and run the real model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import onnx_backend, onnx_export
+from indexer.embedding import DEFAULT_MODEL, Embedder, resolve_model
+from indexer.onnx_backend import OnnxBackendError, exported_model, load_tokenizer, onnx_cache_key
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn")
+TEXTS = [
+    "What is a muscle spasm?",
+    "x",
+    "",
+    "Naïve café-goers ask: why do CRAMPS happen at night?!",
+    "The Congress shall have Power To lay and collect Taxes, Duties, Imposts and Excises " * 20,
+]
+
+
+@pytest.fixture
+def model_dir() -> Path:
+    return Path(resolve_model(DEFAULT_MODEL))
+
+
+def test_tokenizer_gives_the_ids_sentence_transformers_feeds_the_model(model_dir: Path) -> None:
+    """Same ids, mask and padding as the transformers tokenizer called the way sentence-transformers calls it."""
+    transformers = pytest.importorskip("transformers", reason="the reference tokenizer comes with sentence-transformers")
+    reference = transformers.AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    expected = reference(TEXTS, padding=True, truncation=True, max_length=256)
+    encodings = load_tokenizer(model_dir, 256).encode_batch_fast(TEXTS)
+    assert [e.ids for e in encodings] == expected["input_ids"]
+    assert [e.attention_mask for e in encodings] == expected["attention_mask"]
+    assert max(len(e.ids) for e in encodings) == 256  # the long text is cut at the model's limit, not the file's 128
+
+
+def test_a_model_without_tokenizer_json_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(OnnxBackendError, match="tokenizer.json.*--backend torch"):
+        load_tokenizer(tmp_path, 256)
+
+
+def _fake_export(calls: list[str], fail: bool = False):
+    def export(model_dir: Path, dest: Path) -> None:
+        calls.append("export")
+        dest.write_bytes(b"fp32 graph")
+        if fail:
+            raise RuntimeError("export broke half way")
+
+    def quantize(src: Path, dest: Path) -> None:
+        calls.append("quantize")
+        dest.write_bytes(src.read_bytes() + b" in int8")
+
+    return export, quantize
+
+
+def test_export_is_made_once_and_moved_into_the_cache_whole(tmp_path: Path, model_dir: Path, monkeypatch) -> None:
+    calls: list[str] = []
+    export, quantize = _fake_export(calls)
+    monkeypatch.setattr(onnx_export, "export_onnx", export)
+    monkeypatch.setattr(onnx_export, "quantize_int8", quantize)
+    path = exported_model(model_dir, tmp_path, quantized=True)
+    assert path == tmp_path / onnx_cache_key(model_dir, True) / "model-int8.onnx"
+    assert path.read_bytes() == b"fp32 graph in int8"
+    assert calls == ["export", "quantize"]
+    assert [p.name for p in path.parent.iterdir()] == ["model-int8.onnx"]  # no temporary folder left
+    fp32 = exported_model(model_dir, tmp_path, quantized=False)  # kept, for documents: not exported again
+    assert fp32.read_bytes() == b"fp32 graph" and fp32.parent != path.parent
+    assert exported_model(model_dir, tmp_path, quantized=True) == path and calls == ["export", "quantize"]
+
+
+def test_a_failed_export_leaves_nothing_in_the_cache(tmp_path: Path, model_dir: Path, monkeypatch) -> None:
+    export, quantize = _fake_export([], fail=True)
+    monkeypatch.setattr(onnx_export, "export_onnx", export)
+    monkeypatch.setattr(onnx_export, "quantize_int8", quantize)
+    with pytest.raises(RuntimeError, match="half way"):
+        exported_model(model_dir, tmp_path, quantized=False)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_unwritable_cache_says_what_to_do(tmp_path: Path, model_dir: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OnnxBackendError, match="make it writable or use --backend torch"):
+        exported_model(model_dir, blocker / "cache", quantized=True)
+
+
+def test_the_default_backend_is_the_onnx_int8_one() -> None:
+    from indexer.settings import Settings
+
+    assert onnx_backend.DEFAULT_BACKEND == "onnx-int8"
+    assert Settings().backend == "onnx-int8"
+
+
+@pytest.mark.model
+def test_onnx_int8_embeds_documents_in_fp32_and_questions_in_int8(tmp_path: Path) -> None:
+    embedder = Embedder(backend="onnx-int8", cache_dir=tmp_path)
+    fp32 = Embedder(backend="onnx", cache_dir=tmp_path)
+    np.testing.assert_allclose(embedder.encode_documents(TEXTS), fp32.encode(TEXTS), atol=1e-5)
+    questions = embedder.encode(TEXTS)
+    assert not np.allclose(questions, fp32.encode(TEXTS), atol=1e-3)  # the int8 graph, not the fp32 one
+    assert float((questions * fp32.encode(TEXTS)).sum(axis=1).min()) >= 0.95
+    assert sorted(p.name for p in tmp_path.rglob("*.onnx")) == ["model-int8.onnx", "model.onnx"]
+
+
+@pytest.mark.model
+def test_bulk_encoding_on_several_workers_keeps_the_input_order(tmp_path: Path) -> None:
+    embedder = Embedder(backend="onnx-int8", threads=3, batch_size=2)
+    together = embedder.encode(TEXTS * 3)
+    alone = np.concatenate([embedder.encode([t]) for t in TEXTS])
+    # each row is its own text's vector (int8 activations are quantised per batch, so the company
+    # a text keeps moves its vector a little, most for the shortest texts)
+    assert np.argmax(together @ alone.T, axis=1).tolist() == list(range(len(TEXTS))) * 3
+    assert float((together * np.tile(alone, (3, 1))).sum(axis=1).min()) >= 0.95
+
+
+def _imported_modules(importtime_stderr: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)$", importtime_stderr, re.M)}
+
+
+@pytest.mark.model
+def test_answering_with_the_default_backend_imports_neither_torch_nor_sentence_transformers(tmp_path, small_corpus) -> None:
+    """``python -m bot ask`` on a built index, in a fresh process: ONNX Runtime and tokenizers only."""
+    from indexer.build import build_corpus
+    from indexer.stores.faiss import FaissStore
+    from indexer.settings import Settings
+
+    settings = Settings(index_dir=tmp_path / "index", corpus_dir=small_corpus)
+    embedder = Embedder(settings.model, backend=settings.backend)  # the default; exports here if this machine never did
+    build_corpus(small_corpus, FaissStore(settings.index_dir), embedder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEBOT_")}
+    env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", "ask", "what helps a leg cramp?", "--index", str(settings.index_dir), "--corpus", str(small_corpus)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Stretching the calf gently" in proc.stdout
+    modules = _imported_modules(proc.stderr)
+    assert {"onnxruntime", "tokenizers", "bot.bot"} <= modules  # the parse saw the question path
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
