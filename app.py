@@ -55,15 +55,28 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
         saved = gr.BrowserState([], storage_key="quotebot-conversation")  # a copy, checked when restored
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=280):
-                gr.HTML(render_header(title, info.description, max_question_chars=settings.max_question_chars), apply_default_css=False, js_on_load=None)
+                gr.HTML(
+                    render_header(title, info.description, max_question_chars=settings.max_question_chars),
+                    apply_default_css=False,
+                    js_on_load=None,
+                )
             with gr.Column(scale=1, min_width=260):
                 k = gr.Slider(
-                    1, UI_MAX_K, value=max(1, min(settings.k, UI_MAX_K)), step=1,
-                    label="Passages to show", elem_id="qb-k",
+                    1,
+                    UI_MAX_K,
+                    value=max(1, min(settings.k, UI_MAX_K)),
+                    step=1,
+                    label="Passages to show",
+                    elem_id="qb-k",
                 )
                 scope = gr.Dropdown(
-                    choices=[], value=[], multiselect=True, label="Search in",
-                    info="Only these documents (all when none is chosen)", visible=False, elem_id="qb-scope",
+                    choices=[],
+                    value=[],
+                    multiselect=True,
+                    label="Search in",
+                    info="Only these documents (all when none is chosen)",
+                    visible=False,
+                    elem_id="qb-scope",
                 )
                 with gr.Row():
                     theme = gr.Button("Light / dark", size="sm", elem_id="qb-theme", min_width=80)
@@ -79,7 +92,9 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
                     height=140,
                     elem_id="qb-upload",
                 )
-                status = gr.HTML(render_change(None), elem_id="qb-docs-status", apply_default_css=False, js_on_load=None)
+                status = gr.HTML(
+                    render_change(None), elem_id="qb-docs-status", apply_default_css=False, js_on_load=None
+                )
             documents = gr.HTML(
                 DOCUMENTS_LOADING,  # each page load lists what is indexed then (below), never a stale list
                 elem_id="qb-docs-list",
@@ -135,7 +150,11 @@ def build_app(bot: Bot, settings: Settings) -> gr.Blocks:
             # questions are other events, answered meanwhile from the index as it was.
             changing = {"concurrency_id": "documents", "concurrency_limit": 1, "api_visibility": "private"}
             files.upload(
-                page.on_upload, [files], [files, status, documents], show_progress="full", show_progress_on=[files],
+                page.on_upload,
+                [files],
+                [files, status, documents],
+                show_progress="full",
+                show_progress_on=[files],
                 **changing,
             ).then(page.scope_choices, None, [scope], **private)
             documents.ask_remove(page.on_ask_remove, None, [documents], **private)
@@ -190,7 +209,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     try:
         _, local_url, _ = app.launch(prevent_thread_lock=True, **launch_kwargs(settings, auth))
     except OSError as err:
-        print(f"error: cannot serve on {settings.host}:{settings.port} ({err}); pass --port to pick another", file=sys.stderr)
+        print(
+            f"error: cannot serve on {settings.host}:{settings.port} ({err}); pass --port to pick another",
+            file=sys.stderr,
+        )
         return 2
     print(f"quotebot: serving on {local_url.rstrip('/')}", flush=True)
     try:

@@ -1,12 +1,12 @@
 """``python -m bench``: measure speed and scale side by side, print tables, write JSON.
 
-    python -m bench                        every section, full sizes (10k, 100k, 1M; about 30 minutes)
-    python -m bench --quick                a tiny run of every section (a minute or two)
-    python -m bench --only scale --sizes 10000,100000
-    python -m bench --only backends --backends torch,onnx,onnx-int8
-    python -m bench --only peer            quotebot against txtai (pip install -e '.[peer]')
-    python -m bench --only contention      Bot.ask quiet and with a CPU-burning neighbour
-    python -m bench --only startup         launch to first answer, bot ask and the app, per-import breakdown
+python -m bench                        every section, full sizes (10k, 100k, 1M; about 30 minutes)
+python -m bench --quick                a tiny run of every section (a minute or two)
+python -m bench --only scale --sizes 10000,100000
+python -m bench --only backends --backends torch,onnx,onnx-int8
+python -m bench --only peer            quotebot against txtai (pip install -e '.[peer]')
+python -m bench --only contention      Bot.ask quiet and with a CPU-burning neighbour
+python -m bench --only startup         launch to first answer, bot ask and the app, per-import breakdown
 """
 
 from __future__ import annotations
@@ -42,14 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=int, help="queries per size in the scale section (default 200)")
     parser.add_argument("--rounds", type=int, help="rounds over the eval questions in the query section (default 3)")
     parser.add_argument("--copies", type=int, help="copies of the corpora for the indexing section (default 8)")
-    parser.add_argument("--backends", default="torch,onnx,onnx-int8", help="embedding backends to compare (st:onnx etc. need optimum)")
+    parser.add_argument(
+        "--backends", default="torch,onnx,onnx-int8", help="embedding backends to compare (st:onnx etc. need optimum)"
+    )
     parser.add_argument("--device", help="device for the model in the query and indexing sections (default: auto)")
     parser.add_argument(
-        "--backend", default=DEFAULT_BACKEND, help=f"embedding backend for the query and indexing sections (default {DEFAULT_BACKEND})"
+        "--backend",
+        default=DEFAULT_BACKEND,
+        help=f"embedding backend for the query and indexing sections (default {DEFAULT_BACKEND})",
     )
-    parser.add_argument("--questions", type=int, help="questions of eval/muscle_spasms.jsonl in the peer and contention sections (default: all / 40)")
-    parser.add_argument("--burners", type=int, default=1, help="CPU-burning neighbour processes in the contention section (default 1)")
-    parser.add_argument("--threads", type=int, help="CPU threads for the model and exact search (default: the libraries' own, every core)")
+    parser.add_argument(
+        "--questions",
+        type=int,
+        help="questions of eval/muscle_spasms.jsonl in the peer and contention sections (default: all / 40)",
+    )
+    parser.add_argument(
+        "--burners", type=int, default=1, help="CPU-burning neighbour processes in the contention section (default 1)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for the model and exact search (default: the libraries' own, every core)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT})")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/performance.md)")
     return parser
@@ -114,10 +128,32 @@ def run_scale(args, log) -> list[Section]:
     section = Section(
         "scale",
         "Scale: FAISS index types on synthetic collections (generated vectors, 384 dims)",
-        ["passages", "type", "search knob", "build (s)", "index bytes / passage", "median (ms)", "p95 (ms)", "recall@10", "default", "loads as"],
+        [
+            "passages",
+            "type",
+            "search knob",
+            "build (s)",
+            "index bytes / passage",
+            "median (ms)",
+            "p95 (ms)",
+            "recall@10",
+            "default",
+            "loads as",
+        ],
     )
     for r in rows:
-        section.add(r.size, r.index_type, r.knob or "exact", r.build_s, r.index_bytes_per_passage, r.median_ms, r.p95_ms, r.recall_at_10, "*" if r.default else "", r.mmap)
+        section.add(
+            r.size,
+            r.index_type,
+            r.knob or "exact",
+            r.build_s,
+            r.index_bytes_per_passage,
+            r.median_ms,
+            r.p95_ms,
+            r.recall_at_10,
+            "*" if r.default else "",
+            r.mmap,
+        )
     section.notes.append(
         "vectors are generated (clustered random unit vectors, bench/synthetic.py), not embedded; "
         "queries are data points moved off by noise; one query per search call, k=10"
@@ -125,7 +161,9 @@ def run_scale(args, log) -> list[Section]:
     for budget in (1.0, 5.0):
         size = suggest_exact_below(rows, budget)
         if size is not None:
-            section.notes.append(f"exact search stays under {budget:g} ms median up to about {size:,} passages (interpolated)")
+            section.notes.append(
+                f"exact search stays under {budget:g} ms median up to about {size:,} passages (interpolated)"
+            )
     section.data = {"rows": [r.to_dict() for r in rows]}
     return [section]
 
@@ -227,8 +265,10 @@ def main(argv: list[str] | None = None, *, embedder=None) -> int:
     write_json(args.out, sections, command=_command(argv), machine=machine, seconds=elapsed)
     formatter = format_markdown if args.markdown else format_text
     print("\n\n".join(formatter(s) for s in sections))
-    print(f"\nmachine: {machine.get('cpu')}, {machine.get('cpus')} CPUs, {machine.get('memory_gib')} GiB; "
-          f"load average {machine.get('load_average')} -> {machine.get('load_average_end')}; {elapsed:.0f} s")
+    print(
+        f"\nmachine: {machine.get('cpu')}, {machine.get('cpus')} CPUs, {machine.get('memory_gib')} GiB; "
+        f"load average {machine.get('load_average')} -> {machine.get('load_average_end')}; {elapsed:.0f} s"
+    )
     print(f"results: {args.out}")
     return 0
 

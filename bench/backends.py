@@ -173,7 +173,12 @@ def make_embedder(spec: str, threads: int | None = None):
 
 
 def _questions() -> list[str]:
-    return [json.loads(line)["q"] for _, path, _ in EVAL_SETS for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)["q"]
+        for _, path, _ in EVAL_SETS
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def _chunk_texts() -> list[str]:
@@ -187,7 +192,15 @@ def _chunk_texts() -> list[str]:
     return texts
 
 
-def run_one(spec: str, indexes: dict[str, Path], *, rounds: int, quality: bool, limit: int | None = None, threads: int | None = None) -> dict:
+def run_one(
+    spec: str,
+    indexes: dict[str, Path],
+    *,
+    rounds: int,
+    quality: bool,
+    limit: int | None = None,
+    threads: int | None = None,
+) -> dict:
     """Load one backend, time it, score it; a plain dict for the parent process."""
     from bot.bot import Bot
     from bot.evaluation import evaluate, load_eval_set
@@ -344,7 +357,9 @@ def backends_section(results: Sequence[BackendResult], *, baseline: str = "torch
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.backends", description="time one embedding backend (a child of python -m bench)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.backends", description="time one embedding backend (a child of python -m bench)"
+    )
     parser.add_argument("spec")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int)
@@ -354,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--index-{label}", type=Path, required=True)
     args = parser.parse_args(argv)
     indexes = {label: getattr(args, f"index_{label}") for label, _, _ in EVAL_SETS}
-    data = run_one(args.spec, indexes, rounds=args.rounds, quality=not args.no_quality, limit=args.limit, threads=args.threads)
+    data = run_one(
+        args.spec, indexes, rounds=args.rounds, quality=not args.no_quality, limit=args.limit, threads=args.threads
+    )
     print(json.dumps(data))
     return 0
 

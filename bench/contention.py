@@ -94,7 +94,9 @@ def _variants(settings) -> dict[str, Variant]:
     }
 
 
-def _block(variants: dict[str, Variant], questions: Sequence[str], seconds: dict[str, list[float]], offset: int) -> None:
+def _block(
+    variants: dict[str, Variant], questions: Sequence[str], seconds: dict[str, list[float]], offset: int
+) -> None:
     names = list(variants)
     for n, question in enumerate(questions):
         shift = (n + offset) % len(names)
@@ -117,13 +119,15 @@ def measure_contention(
     """Alternate quiet and busy blocks ``blocks`` times; every variant answers every question in each block."""
     from indexer.build import build_corpus
     from indexer.embedding import Embedder
-    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
+    from indexer.stores.faiss import FaissStore
 
     corpus = ROOT / "corpus"
     if questions is None:
         path = ROOT / "eval" / "muscle_spasms.jsonl"
-        questions = [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:40]
+        questions = [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][
+            :40
+        ]
     with tempfile.TemporaryDirectory(prefix="quotebot-bench-contention-") as tmp:
         settings = Settings.from_env(index_dir=Path(tmp) / "index", corpus_dir=corpus)
         build_corpus(corpus, FaissStore(settings.index_dir), Embedder(settings.model, backend="onnx-int8"))
@@ -143,7 +147,9 @@ def measure_contention(
     return ContentionResult(
         {n: summarize_seconds(v) for n, v in quiet.items()},
         {n: summarize_seconds(v) for n, v in busy.items()},
-        burners, len(questions), blocks,
+        burners,
+        len(questions),
+        blocks,
     )
 
 
@@ -157,8 +163,13 @@ def contention_section(result: ContentionResult) -> Section:
         ratio = result.slowdown(name)
         is_default = name == DEFAULT_VARIANT
         section.add(
-            name, result.quiet[name].median_ms, result.busy[name].median_ms, result.busy[name].p95_ms, f"{ratio:.2f}x",
-            f"<= {TARGET:g}x" if is_default else "-", ("yes" if ratio <= TARGET else "no") if is_default else "-",
+            name,
+            result.quiet[name].median_ms,
+            result.busy[name].median_ms,
+            result.busy[name].p95_ms,
+            f"{ratio:.2f}x",
+            f"<= {TARGET:g}x" if is_default else "-",
+            ("yes" if ratio <= TARGET else "no") if is_default else "-",
         )
     section.notes.append(
         f"{result.questions} questions of eval/muscle_spasms.jsonl per block, {result.blocks} quiet and {result.blocks} busy "

@@ -156,7 +156,9 @@ def indexing_section(result: IndexingResult, *, target_ratio: float = 0.9) -> tu
         "stages_s": result.stages_s,
         "device": result.device,
     }
-    stages = Section("indexing-stages", "Where sync_documents spends its time (exclusive seconds)", ["stage", "seconds", "share"])
+    stages = Section(
+        "indexing-stages", "Where sync_documents spends its time (exclusive seconds)", ["stage", "seconds", "share"]
+    )
     for label, seconds in sorted(result.stages_s.items(), key=lambda kv: -kv[1]):
         stages.add(label, seconds, f"{seconds / result.build_s:.1%}")
     return main, stages

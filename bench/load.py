@@ -202,7 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="an app already running on this machine (default: start one)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent sessions (default 16)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
-    parser.add_argument("--max-requests", type=int, default=20_000, help="stop after this many requests (default 20000)")
+    parser.add_argument(
+        "--max-requests", type=int, default=20_000, help="stop after this many requests (default 20000)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 256:
         parser.error("--clients must be between 1 and 256")
@@ -221,9 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = server.url
     try:
         require_loopback(url)
-        print(f"{args.clients} clients for {args.duration:.0f} s against {url} ({os.cpu_count()} CPU cores)", flush=True)
+        print(
+            f"{args.clients} clients for {args.duration:.0f} s against {url} ({os.cpu_count()} CPU cores)", flush=True
+        )
         result = run_load(
-            url.rstrip("/") + "/", eval_questions(), clients=args.clients, duration_s=args.duration, max_requests=args.max_requests
+            url.rstrip("/") + "/",
+            eval_questions(),
+            clients=args.clients,
+            duration_s=args.duration,
+            max_requests=args.max_requests,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

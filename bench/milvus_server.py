@@ -143,7 +143,12 @@ def start_server(data: Path, bin_dir: Path) -> subprocess.Popen:
     with open(logs / "milvus-stdout.log", "ab") as out, open(logs / "milvus-stderr.log", "ab") as err:
         return subprocess.Popen(
             [str(bin_dir / "milvus"), "run", "standalone"],
-            cwd=data, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=die_with_launcher,
+            cwd=data,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_launcher,
         )
 
 

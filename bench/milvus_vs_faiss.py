@@ -126,8 +126,16 @@ def synthetic_documents(vectors: np.ndarray) -> list:
         name = f"syn-{d:05d}.txt"
         texts = [f"synthetic passage {i:09d}." for i in rows]
         chunks = [
-            Chunk(f"{name}:{j * step}-{j * step + TEXT_WIDTH}", name, j * step, j * step + TEXT_WIDTH, t, "", 0,
-                  ((j * step, j * step + TEXT_WIDTH),))
+            Chunk(
+                f"{name}:{j * step}-{j * step + TEXT_WIDTH}",
+                name,
+                j * step,
+                j * step + TEXT_WIDTH,
+                t,
+                "",
+                0,
+                ((j * step, j * step + TEXT_WIDTH),),
+            )
             for j, t in enumerate(texts)
         ]
         record = DocumentRecord(name, f"synthetic-{d}", name, "txt", name, len(chunks), "")
@@ -236,8 +244,20 @@ def _disk_bytes(path: Path) -> int:
 def run_one_in_subprocess(store: str, n: int, args: argparse.Namespace) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{store}-{n}-", dir=args.workdir))
     command = [
-        sys.executable, "-m", "bench.milvus_vs_faiss", "--one", store, str(n), "--queries", str(args.queries),
-        "--k", str(args.k), "--index-type", args.index_type, "--workdir", str(workdir),
+        sys.executable,
+        "-m",
+        "bench.milvus_vs_faiss",
+        "--one",
+        store,
+        str(n),
+        "--queries",
+        str(args.queries),
+        "--k",
+        str(args.k),
+        "--index-type",
+        args.index_type,
+        "--workdir",
+        str(workdir),
     ] + (["--milvus-uri", args.milvus_uri] if args.milvus_uri else [])
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, cwd=PROJECT_ROOT)
@@ -266,7 +286,7 @@ def _server_version(uri: str) -> str:
 
     try:
         return MilvusStore(uri)._client().get_server_version()
-    except Exception as err:  # noqa: BLE001 - a report field, never a reason to lose the results
+    except Exception as err:
         return f"unknown ({err})"
 
 
@@ -296,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built (default: system temp)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     parser.add_argument(
-        "--milvus-uri", help="measure this Milvus server (http://host:19530) instead of Milvus Lite; "
+        "--milvus-uri",
+        help="measure this Milvus server (http://host:19530) instead of Milvus Lite; "
         "token from $QUOTEBOT_MILVUS_TOKEN; uses and drops collections quotebot_bench_*",
     )
     parser.add_argument("--one", nargs=2, metavar=("STORE", "N"), help=argparse.SUPPRESS)

@@ -18,10 +18,10 @@ defaults (PyTorch).
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -83,8 +83,8 @@ def measure_peer(
     from bot.bot import Bot
     from indexer.build import build_corpus
     from indexer.embedding import DEFAULT_MODEL, Embedder, resolve_model
-    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
+    from indexer.stores.faiss import FaissStore
 
     corpus = corpus or ROOT / "corpus"
     questions = list(questions or _questions(ROOT / "eval" / "muscle_spasms.jsonl"))
@@ -125,7 +125,11 @@ def measure_peer(
                     seconds[name].append(time.perf_counter() - started)
     return PeerResult(
         {name: summarize_seconds(values) for name, values in seconds.items()},
-        len(texts), len(questions), rounds, setup, version("txtai"),
+        len(texts),
+        len(questions),
+        rounds,
+        setup,
+        version("txtai"),
     )
 
 
@@ -139,7 +143,10 @@ def peer_section(result: PeerResult) -> Section:
         ratio = result.ratio(name)
         is_target = name == "txtai dense"
         section.add(
-            name, timing.median_ms, timing.p95_ms, f"{ratio:.2f}x",
+            name,
+            timing.median_ms,
+            timing.p95_ms,
+            f"{ratio:.2f}x",
             f">= {TARGET:g}x" if is_target else "-",
             ("yes" if ratio >= TARGET else "no") if is_target else "-",
         )

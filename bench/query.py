@@ -55,7 +55,9 @@ def bare_encoder(embedder) -> Callable[[Sequence[str]], np.ndarray]:
     batch_size = getattr(embedder, "batch_size", 32)
     if getattr(embedder, "backend", "torch") != "torch":  # the ONNX encoder: no extra options
         return lambda texts: model.encode(list(texts), batch_size=batch_size)
-    return lambda texts: model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return lambda texts: model.encode(
+        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+    )
 
 
 def _exact_index(store):
@@ -154,9 +156,23 @@ def query_section(result: QueryResult, *, target_ratio: float = 1.2) -> tuple[Se
         "Query latency: Bot.ask vs the model plus one exact search",
         ["measure", "Bot.ask", "bare model + exact search", "ratio", "target", "met"],
     )
-    main.add("median (ms)", result.ask.median_ms, result.bare.median_ms, result.ratio_median, f"<= {target_ratio}x", _yes(result.ratio_median <= target_ratio))
+    main.add(
+        "median (ms)",
+        result.ask.median_ms,
+        result.bare.median_ms,
+        result.ratio_median,
+        f"<= {target_ratio}x",
+        _yes(result.ratio_median <= target_ratio),
+    )
     main.add("p95 (ms)", result.ask.p95_ms, result.bare.p95_ms, result.ratio_p95, "-", "-")
-    main.add("bare parts: encode / search median (ms)", "-", f"{result.bare_encode.median_ms:.2f} / {result.bare_search.median_ms:.3f}", "-", "-", "-")
+    main.add(
+        "bare parts: encode / search median (ms)",
+        "-",
+        f"{result.bare_encode.median_ms:.2f} / {result.bare_search.median_ms:.3f}",
+        "-",
+        "-",
+        "-",
+    )
     main.notes.append(
         f"{result.questions} questions x {result.rounds} rounds, alternating ask and bare per question; "
         f"{result.abstained} of the questions were abstained on"
@@ -171,7 +187,11 @@ def query_section(result: QueryResult, *, target_ratio: float = 1.2) -> tuple[Se
         "stages_ms": result.stages_ms,
         "stage_calls": result.stage_calls,
     }
-    stages = Section("query-stages", "Where Bot.ask spends its time (median exclusive ms per question)", ["stage", "ms / question", "calls / question", "share"])
+    stages = Section(
+        "query-stages",
+        "Where Bot.ask spends its time (median exclusive ms per question)",
+        ["stage", "ms / question", "calls / question", "share"],
+    )
     total = sum(result.stages_ms.values()) or 1.0
     for label, ms in sorted(result.stages_ms.items(), key=lambda kv: -kv[1]):
         stages.add(label, ms, result.stage_calls.get(label, 0.0), f"{ms / total:.1%}")

@@ -125,7 +125,12 @@ def write_json(path: Path, sections: Sequence[Section], *, command: str, machine
     """Write the run's results atomically (a temporary file, then a rename)."""
     from indexer.fsutil import write_atomic
 
-    data = {"command": command, "machine": machine, "seconds": round(seconds, 1), "sections": [s.to_dict() for s in sections]}
+    data = {
+        "command": command,
+        "machine": machine,
+        "seconds": round(seconds, 1),
+        "sections": [s.to_dict() for s in sections],
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")

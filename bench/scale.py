@@ -23,14 +23,28 @@ import numpy as np
 from .synthetic import SyntheticSpec, clustered_unit_vectors, queries_near
 from .timing import summarize_seconds
 
-__all__ = ["ScaleRow", "recall_at", "search_knob", "measure_scale", "mmap_probe", "INDEX_TYPES", "DEFAULT_SWEEP", "TORCH_EXACT"]
+__all__ = [
+    "ScaleRow",
+    "recall_at",
+    "search_knob",
+    "measure_scale",
+    "mmap_probe",
+    "INDEX_TYPES",
+    "DEFAULT_SWEEP",
+    "TORCH_EXACT",
+]
 
 INDEX_TYPES = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
 # Exact search with torch (indexer.torch_search): on the GPU when there is one. Not in the
 # default list on a CPU machine, where it is FAISS flat done slower; `--index-types` adds it.
 TORCH_EXACT = "torch-exact"
 # Values of each type's search-time knob to try; the store's default is among them.
-DEFAULT_SWEEP = {"flat": (None,), "hnsw": (16, 32, 64, 128, 256), "ivf-sq8": (8, 16, 32, 64, 128), "ivf-pq": (8, 16, 32, 64, 128)}
+DEFAULT_SWEEP = {
+    "flat": (None,),
+    "hnsw": (16, 32, 64, 128, 256),
+    "ivf-sq8": (8, 16, 32, 64, 128),
+    "ivf-pq": (8, 16, 32, 64, 128),
+}
 
 
 @dataclass(frozen=True)
@@ -213,7 +227,9 @@ def measure_scale(
                             default=value == default,
                         )
                     )
-                    log(f"scale:   {index_type} {knob or 'exact'}: {timing.median_ms:.3f} ms, recall@10 {rows[-1].recall_at_10:.3f}")
+                    log(
+                        f"scale:   {index_type} {knob or 'exact'}: {timing.median_ms:.3f} ms, recall@10 {rows[-1].recall_at_10:.3f}"
+                    )
                 del index
                 path.unlink(missing_ok=True)
             del data

@@ -65,13 +65,20 @@ class LoadLevel:
 
     def to_dict(self) -> dict:
         return {
-            "clients": self.clients, "seconds": round(self.seconds, 2), "answers": self.answers, "errors": self.errors,
-            "answers_per_s": round(self.per_second, 2), "median_ms": self.median_ms, "p95_ms": self.p95_ms,
+            "clients": self.clients,
+            "seconds": round(self.seconds, 2),
+            "answers": self.answers,
+            "errors": self.errors,
+            "answers_per_s": round(self.per_second, 2),
+            "median_ms": self.median_ms,
+            "p95_ms": self.p95_ms,
             "first_error": self.first_error,
         }
 
 
-def run_load(make_caller: Callable[[], Callable[[str], object]], questions: Sequence[str], clients: int, seconds: float) -> LoadLevel:
+def run_load(
+    make_caller: Callable[[], Callable[[str], object]], questions: Sequence[str], clients: int, seconds: float
+) -> LoadLevel:
     """``clients`` threads, each with its own caller (``make_caller()``), ask in a loop until ``seconds`` pass.
 
     Each thread starts at a different question. Throughput is answers over the wall
@@ -120,8 +127,12 @@ def run_load(make_caller: Callable[[], Callable[[str], object]], questions: Sequ
             close()
     ms = [s * 1000.0 for s in latencies]
     return LoadLevel(
-        clients, wall, len(ms), len(errors),
-        statistics.median(ms) if ms else None, percentile(ms, 95) if ms else None,
+        clients,
+        wall,
+        len(ms),
+        len(errors),
+        statistics.median(ms) if ms else None,
+        percentile(ms, 95) if ms else None,
         errors[0] if errors else "",
     )
 
@@ -185,9 +196,23 @@ def launch_app(corpus: Path, index: Path, workdir: Path, python_args: Sequence[s
     }
     for var in ("QUOTEBOT_AUTH", "QUOTEBOT_AUTH_FILE", "QUOTEBOT_HOST", "QUOTEBOT_PORT"):
         env.pop(var, None)
-    command = [sys.executable, *python_args, "app.py", "--corpus", str(corpus), "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        *python_args,
+        "app.py",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     launched = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     run = AppRun(f"http://127.0.0.1:{port}/", process, launched)
 
     def read() -> None:
@@ -280,8 +305,13 @@ class ColdStart:
         )
 
     def to_dict(self) -> dict:
-        return {"total_s": round(self.total_s, 2), "index_line_s": self.index_line_s, "serving_line_s": self.serving_line_s,
-                "connect_s": round(self.connect_s, 3), "index": self.index_summary}
+        return {
+            "total_s": round(self.total_s, 2),
+            "index_line_s": self.index_line_s,
+            "serving_line_s": self.serving_line_s,
+            "connect_s": round(self.connect_s, 3),
+            "index": self.index_summary,
+        }
 
 
 def _cold_start(run: AppRun) -> ColdStart:
@@ -318,8 +348,13 @@ def _level_cell(level: LoadLevel) -> str:
     return f"{level.per_second:.1f}; {level.median_ms:.0f} / {level.p95_ms:.0f}; {level.errors}"
 
 
-def measure_app(*, quick: bool = False, questions: Sequence[str] | None = None, seconds_per_level: float | None = None,
-                log: Callable[[str], None] = print) -> tuple[dict[str, str], dict, list[str]]:
+def measure_app(
+    *,
+    quick: bool = False,
+    questions: Sequence[str] | None = None,
+    seconds_per_level: float | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, str], dict, list[str]]:
     """Run the app twice (empty index, built index), drive it, and time ``Bot.ask`` in process.
 
     Returns table cells by measure, raw figures for the JSON file, and notes.
@@ -380,18 +415,22 @@ def measure_app(*, quick: bool = False, questions: Sequence[str] | None = None, 
     values[APP_MEASURES[3]] = _ms_pair(in_process)
     for measure, level in zip(APP_MEASURES[4:], levels):
         values[measure] = _level_cell(level)
-    data.update({
-        "cold_start_empty_index": cold.to_dict(),
-        "cold_start_built_index": warm.to_dict(),
-        "http_sequential": summarize_seconds(http).to_dict(),
-        "bot_ask_in_process": summarize_seconds(in_process).to_dict(),
-        "bot_load_in_process_s": round(load_s, 2),
-        "levels": [level.to_dict() for level in levels],
-        "app_concurrency_limit": _app_concurrency(),
-    })
+    data.update(
+        {
+            "cold_start_empty_index": cold.to_dict(),
+            "cold_start_built_index": warm.to_dict(),
+            "http_sequential": summarize_seconds(http).to_dict(),
+            "bot_ask_in_process": summarize_seconds(in_process).to_dict(),
+            "bot_load_in_process_s": round(load_s, 2),
+            "levels": [level.to_dict() for level in levels],
+            "app_concurrency_limit": _app_concurrency(),
+        }
+    )
     notes.append(f"empty index: {cold.stages()}; {cold.index_summary}")
     notes.append(f"index built: {warm.stages()}; {warm.index_summary}")
-    notes.append(f"Bot.ask in this process after a {load_s:.1f} s load and warm-up; HTTP: one gradio_client, sequential")
+    notes.append(
+        f"Bot.ask in this process after a {load_s:.1f} s load and warm-up; HTTP: one gradio_client, sequential"
+    )
     notes.append(
         f"{len(questions)} eval questions; each load level runs {seconds_per_level:g} s, every client its own "
         f"gradio_client.Client in a thread, 127.0.0.1; the app serves {data['app_concurrency_limit']} events at once"

@@ -26,7 +26,14 @@ from typing import Callable, Iterator, Sequence
 
 from .report import Section
 
-__all__ = ["StartupResult", "import_breakdown", "measure_startup", "startup_section", "QUESTION_PATH_FREE_OF", "TARGET_S"]
+__all__ = [
+    "StartupResult",
+    "import_breakdown",
+    "measure_startup",
+    "startup_section",
+    "QUESTION_PATH_FREE_OF",
+    "TARGET_S",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What is a muscle spasm?"
@@ -52,7 +59,9 @@ def imported_modules(importtime_output: str) -> set[str]:
 class StartupResult:
     wall_s: dict[str, list[float]] = field(default_factory=dict)  # by variant
     breakdown_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # by variant: package -> ms
-    heavy: dict[str, list[str]] = field(default_factory=dict)  # by variant: which of QUESTION_PATH_FREE_OF were imported
+    heavy: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # by variant: which of QUESTION_PATH_FREE_OF were imported
 
     def median_s(self, variant: str) -> float:
         return statistics.median(self.wall_s[variant])
@@ -71,7 +80,18 @@ def _python_args(importtime: bool) -> list[str]:
 
 
 def _bot_ask(index: Path, corpus: Path, backend: str | None, importtime: bool) -> tuple[float, str]:
-    command = [sys.executable, *_python_args(importtime), "-m", "bot", "ask", QUESTION, "--index", str(index), "--corpus", str(corpus)]
+    command = [
+        sys.executable,
+        *_python_args(importtime),
+        "-m",
+        "bot",
+        "ask",
+        QUESTION,
+        "--index",
+        str(index),
+        "--corpus",
+        str(corpus),
+    ]
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, env=_env(backend), capture_output=True, text=True, timeout=300)
     wall = time.perf_counter() - started
@@ -106,7 +126,11 @@ def _app(index: Path, corpus: Path, backend: str | None, importtime: bool, workd
 
 
 def measure_startup(
-    *, rounds: int = 2, app: bool = True, backends: Sequence[str] = ("onnx-int8", "torch"), log: Callable[[str], None] = print
+    *,
+    rounds: int = 2,
+    app: bool = True,
+    backends: Sequence[str] = ("onnx-int8", "torch"),
+    log: Callable[[str], None] = print,
 ) -> StartupResult:
     from indexer.build import build_corpus
     from indexer.embedding import Embedder
@@ -133,7 +157,9 @@ def measure_startup(
                 _, output = start(index, corpus, backend, True)
                 result.breakdown_ms[name] = import_breakdown(output)
                 modules = imported_modules(output)
-                result.heavy[name] = sorted(p for p in QUESTION_PATH_FREE_OF if any(m == p or m.startswith(p + ".") for m in modules))
+                result.heavy[name] = sorted(
+                    p for p in QUESTION_PATH_FREE_OF if any(m == p or m.startswith(p + ".") for m in modules)
+                )
     return result
 
 
@@ -148,8 +174,11 @@ def startup_section(result: StartupResult, *, top: int = 10) -> list[Section]:
         is_target = name.startswith("app (") and "torch" not in name
         median = result.median_s(name)
         wall.add(
-            name, median, " ".join(f"{s:.2f}" for s in result.wall_s[name]),
-            f"<= {TARGET_S:g} s" if is_target else "-", ("yes" if median <= TARGET_S else "no") if is_target else "-",
+            name,
+            median,
+            " ".join(f"{s:.2f}" for s in result.wall_s[name]),
+            f"<= {TARGET_S:g} s" if is_target else "-",
+            ("yes" if median <= TARGET_S else "no") if is_target else "-",
             ", ".join(result.heavy.get(name, [])) or "none",
         )
     wall.notes.append(f"heavy packages: {', '.join(QUESTION_PATH_FREE_OF)} (the question path needs none of them)")

@@ -51,7 +51,9 @@ def _random_directions(rng: np.random.Generator, n: int, dim: int, length: float
     return unit_rows(rng.standard_normal((n, dim), dtype=np.float32)) * np.float32(length)
 
 
-def clustered_unit_vectors(n: int, spec: SyntheticSpec | None = None, *, seed: int = 0, block: int = 100_000) -> np.ndarray:
+def clustered_unit_vectors(
+    n: int, spec: SyntheticSpec | None = None, *, seed: int = 0, block: int = 100_000
+) -> np.ndarray:
     """``n`` unit vectors, float32 ``(n, spec.dim)``, drawn topic by sub-topic; same seed, same vectors."""
     spec = spec or SyntheticSpec()
     if n < 0:

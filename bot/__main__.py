@@ -23,7 +23,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog or "python -m bot", description="Answer questions by quoting the documents.")
+    parser = argparse.ArgumentParser(
+        prog=prog or "python -m bot", description="Answer questions by quoting the documents."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="answer a question (or one per line from standard input)")
     ask.add_argument("question", nargs="?", help="the question; omit to read questions from standard input")

@@ -165,7 +165,10 @@ class Bot:
     # ---- answering -----------------------------------------------------------------------
 
     def ask(
-        self, question: object, history: Sequence[str] | None = None, k: int | None = None,
+        self,
+        question: object,
+        history: Sequence[str] | None = None,
+        k: int | None = None,
         documents: Collection[str] | None = None,
     ) -> Answer:
         """Quote the passages that answer ``question``, or abstain and say why.

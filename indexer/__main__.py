@@ -18,7 +18,9 @@ from .stores import IndexProblem, VectorStore, open_store
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog or "python -m indexer", description="Index documents for the quoting bot.")
+    parser = argparse.ArgumentParser(
+        prog=prog or "python -m indexer", description="Index documents for the quoting bot."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     formats = ", ".join(sorted(LOADERS))
     build = sub.add_parser("build", help="index every document in a corpus folder (only what changed)")
@@ -27,11 +29,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add.add_argument("paths", nargs="+", metavar="PATH", help="files to add")
     conflict = add.add_mutually_exclusive_group()
     conflict.add_argument(
-        "--replace", action="store_const", const="replace", dest="on_conflict",
+        "--replace",
+        action="store_const",
+        const="replace",
+        dest="on_conflict",
         help="replace a different corpus file of the same name (default: save as NAME-2.ext)",
     )
     conflict.add_argument(
-        "--no-rename", action="store_const", const="error", dest="on_conflict",
+        "--no-rename",
+        action="store_const",
+        const="error",
+        dest="on_conflict",
         help="refuse a file whose name is taken by a different corpus file",
     )
     add_settings_flags(add)
@@ -66,7 +74,11 @@ def _build(settings: Settings, store: VectorStore) -> int:
     embedder = Embedder.from_settings(settings)
     with _writing(store):
         report, damage = build_index(
-            store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, show_progress=True,
+            store,
+            embedder,
+            settings.corpus_dir,
+            max_bytes=settings.max_upload_bytes,
+            show_progress=True,
             limits=settings.document_limits,
         )
     for line in build_warnings(report, damage, settings.corpus_dir):
@@ -77,7 +89,10 @@ def _build(settings: Settings, store: VectorStore) -> int:
 
 def _add(settings: Settings, store: VectorStore, args: argparse.Namespace) -> int:
     results = add_files(
-        settings.corpus_dir, args.paths, max_bytes=settings.max_upload_bytes, on_conflict=args.on_conflict or "rename",
+        settings.corpus_dir,
+        args.paths,
+        max_bytes=settings.max_upload_bytes,
+        on_conflict=args.on_conflict or "rename",
         limits=settings.document_limits,
     )
     for result in results:
@@ -125,7 +140,9 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     try:
         settings = settings_from_args(args)
-        store = open_store(settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type)
+        store = open_store(
+            settings.store, index_dir=settings.index_dir, uri=settings.uri, index_type=settings.index_type
+        )
         if args.command == "build":
             return _build(settings, store)
         if args.command == "add":
@@ -134,7 +151,13 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             return _remove(settings, store, args)
         if args.command == "list":
             return _list(store, args.json)
-    except (IndexProblem, ModelNotFound, OnnxBackendError, OSError, ValueError) as err:  # OSError: a missing folder, a full disk
+    except (
+        IndexProblem,
+        ModelNotFound,
+        OnnxBackendError,
+        OSError,
+        ValueError,
+    ) as err:  # OSError: a missing folder, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

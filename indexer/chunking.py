@@ -219,7 +219,7 @@ def _looks_like_heading(block: str) -> bool:
         return "\n" not in block
     if "\n" in block or len(block) > 80:
         return False
-    return block[-1] not in ".!?;:,…\"”’)" and len(block.split()) <= 12
+    return block[-1] not in '.!?;:,…"”’)' and len(block.split()) <= 12
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -263,7 +263,7 @@ def _split_long(text: str, start: int, end: int, settings: ChunkingSettings) -> 
 
 def _is_head(piece: str) -> bool:
     """A short piece that introduces what follows (a bullet, a title, ``SECTION. 1.``)."""
-    if piece[:1] in "·•▪‣" or piece[-1:] not in ".!?…\"”’)":
+    if piece[:1] in "·•▪‣" or piece[-1:] not in '.!?…"”’)':
         return True
     words = _WORD.findall(piece)
     return all(w[:1].isupper() for w in words)
@@ -286,7 +286,7 @@ def _merge_short(text: str, pieces: list[tuple[int, int]], min_chars: int) -> li
         if pending is not None:
             a, pending = pending, None
         short = b - a < min_chars and not _is_question(piece)
-        introduces = piece[:1] not in "·•▪‣" and piece[-1:] not in ".!?…\"”’)"  # a list header
+        introduces = piece[:1] not in "·•▪‣" and piece[-1:] not in '.!?…"”’)'  # a list header
         after_question = merged and _is_question(text[merged[-1][0] : merged[-1][1]])
         if short and merged and not after_question and not _is_head(text[a:b]):
             merged[-1] = (merged[-1][0], b, True)
@@ -303,7 +303,7 @@ def _merge_short(text: str, pieces: list[tuple[int, int]], min_chars: int) -> li
 
 
 def _ends_truncated(sentence: str) -> bool:
-    stripped = sentence.rstrip(".…\"”’) ")
+    stripped = sentence.rstrip('.…"”’) ')
     words = _WORD.findall(stripped[-40:])
     return sentence.endswith((".", "…")) and bool(words) and words[-1].lower() in _DANGLING
 
@@ -340,7 +340,7 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
         else:
             context = heading
         if block_text.rstrip()[-1:] in ";:":
-            stem = stem or " ".join(block_text.split()[: _STEM_WORDS]) + " …"
+            stem = stem or " ".join(block_text.split()[:_STEM_WORDS]) + " …"
         else:
             stem = ""
         pieces = _raw_pieces(text, block.start, block.end)
@@ -371,7 +371,9 @@ def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _code_or_table_sentences(text: str, block: ParagraphSpan, index: int, heading: str, settings: ChunkingSettings) -> list[Sentence]:
+def _code_or_table_sentences(
+    text: str, block: ParagraphSpan, index: int, heading: str, settings: ChunkingSettings
+) -> list[Sentence]:
     """A table: one sentence per row, so a question about one row finds it (a whole table read
     as one sentence matched nothing). Code: the block whole when it fits in a chunk, else runs
     of whole lines (split at blank lines first) that do."""

@@ -195,7 +195,9 @@ class Embedder:
             quantized = self.backend == "onnx-int8"
 
         if self.device not in (None, "cpu"):
-            raise OnnxBackendError(f"the {self.backend} backend runs on the CPU only; use --backend torch for {self.device}")
+            raise OnnxBackendError(
+                f"the {self.backend} backend runs on the CPU only; use --backend torch for {self.device}"
+            )
         if not Path(path).is_dir():
             raise OnnxBackendError(f"the {self.backend} backend needs the model as a local folder, got {path!r}")
         return OnnxEncoder(Path(path), self.cache_dir, quantized=quantized, workers=self.threads)

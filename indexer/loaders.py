@@ -40,7 +40,9 @@ def load_text(data: bytes) -> Extracted:
 
 
 # A Markdown heading: "# Title" (ATX) or a line underlined with === or --- (setext).
-_MD_TITLE = re.compile(r"^(?:#{1,6}[ \t]+(?P<atx>.+?)[ \t#]*|(?P<setext>[^\n]*\S[^\n]*)\n(?:=+|-+)[ \t]*)$", re.MULTILINE)
+_MD_TITLE = re.compile(
+    r"^(?:#{1,6}[ \t]+(?P<atx>.+?)[ \t#]*|(?P<setext>[^\n]*\S[^\n]*)\n(?:=+|-+)[ \t]*)$", re.MULTILINE
+)
 _FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 
 
@@ -120,7 +122,9 @@ def load_document(
     try:
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
-            raise DocumentError(f"unsupported format {path.suffix or '(no suffix)'}; supported: {', '.join(sorted(LOADERS))}")
+            raise DocumentError(
+                f"unsupported format {path.suffix or '(no suffix)'}; supported: {', '.join(sorted(LOADERS))}"
+            )
         try:
             size = path.stat().st_size
             if max_bytes is not None and size > max_bytes:

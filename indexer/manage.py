@@ -53,7 +53,9 @@ __all__ = [
 CONFLICT_POLICIES = ("rename", "replace", "error")
 _MAX_NAME_BYTES = 150  # well under the 255-byte limit of common file systems, leaving room for "-2"
 _UNSAFE = re.compile(r"[^\w .()\[\]+,&@'-]", re.UNICODE)
-_WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))])
+_WINDOWS_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))]
+)
 
 
 class IndexBusy(IndexProblem):
@@ -161,7 +163,13 @@ def _remove_stale_uploads(corpus_dir: Path, older_than_s: float = 3600) -> None:
 
 
 def _add_one(
-    corpus_dir: Path, path: Path, original: str, max_bytes: int, on_conflict: str, titles: dict, limits: DocumentLimits | None
+    corpus_dir: Path,
+    path: Path,
+    original: str,
+    max_bytes: int,
+    on_conflict: str,
+    titles: dict,
+    limits: DocumentLimits | None,
 ) -> AddResult:
     name = safe_name(original)
     try:
@@ -183,7 +191,12 @@ def _add_one(
             tmp.unlink()
             tmp = corpus_dir / final
         document = load_within_limits(
-            tmp, final, title=titles.get(final), source=source_path(corpus_dir, final), max_bytes=max_bytes, limits=limits
+            tmp,
+            final,
+            title=titles.get(final),
+            source=source_path(corpus_dir, final),
+            max_bytes=max_bytes,
+            limits=limits,
         )
         if note != "unchanged":
             _place(tmp, corpus_dir / final, replace_existing=on_conflict == "replace", original=original)
@@ -282,14 +295,20 @@ def index_added(
     documents = [r.document for r in results if r.ok and r.document is not None]
     with index_lock(store, timeout=lock_timeout):
         report = sync_documents(
-            store, embedder, documents, settings=chunking or ChunkingSettings(), remove_missing=False,
+            store,
+            embedder,
+            documents,
+            settings=chunking or ChunkingSettings(),
+            remove_missing=False,
             on_progress=on_progress,
         )
     report.errors.update({r.original: r.message for r in results if not r.ok})
     return report
 
 
-def remove_document(corpus_dir: Path, store: VectorStore, name: str, *, lock_timeout: float | None = None) -> RemoveResult:
+def remove_document(
+    corpus_dir: Path, store: VectorStore, name: str, *, lock_timeout: float | None = None
+) -> RemoveResult:
     """Take a document out of the corpus folder and the index.
 
     ``name`` is the name ``python -m indexer list`` shows (a path into the

@@ -102,7 +102,9 @@ def exported_model(model_dir: Path, cache_dir: Path, *, quantized: bool) -> Path
         folder.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
     except OSError as err:
-        raise OnnxBackendError(f"cannot write the ONNX export cache {folder} ({err}); make it writable or use --backend torch") from err
+        raise OnnxBackendError(
+            f"cannot write the ONNX export cache {folder} ({err}); make it writable or use --backend torch"
+        ) from err
     try:
         if fp32_cached is not None:
             done = work / path.name
@@ -128,7 +130,9 @@ def load_tokenizer(model_dir: Path, max_length: int):
 
     file = Path(model_dir) / "tokenizer.json"
     if not file.is_file():
-        raise OnnxBackendError(f"the onnx backends need the model's tokenizer.json, not found in {model_dir}; use --backend torch")
+        raise OnnxBackendError(
+            f"the onnx backends need the model's tokenizer.json, not found in {model_dir}; use --backend torch"
+        )
     tokenizer = Tokenizer.from_file(str(file))
     padding = tokenizer.padding or {}
     pad_token = padding.get("pad_token") or "[PAD]"
@@ -149,7 +153,13 @@ class OnnxEncoder:
     """
 
     def __init__(
-        self, model_dir: Path, cache_dir: Path, *, quantized: bool, workers: int | None = None, threads_per_call: int | None = 1
+        self,
+        model_dir: Path,
+        cache_dir: Path,
+        *,
+        quantized: bool,
+        workers: int | None = None,
+        threads_per_call: int | None = 1,
     ) -> None:
         ort = _require_onnxruntime()
         model_dir = Path(model_dir)
@@ -167,7 +177,9 @@ class OnnxEncoder:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types for a damaged file
-            raise OnnxBackendError(f"cannot load the ONNX model {self.path} ({err}); delete that file to export it again") from err
+            raise OnnxBackendError(
+                f"cannot load the ONNX model {self.path} ({err}); delete that file to export it again"
+            ) from err
         self._inputs = [i.name for i in self.session.get_inputs() if i.name in ONNX_INPUTS]
         width = self.session.get_outputs()[0].shape[-1]
         self.dimension = width if isinstance(width, int) else int(self.encode(["dimension"]).shape[1])

@@ -22,7 +22,9 @@ def _check_architecture(model) -> None:
     """Refuse models whose pooling our exported graph would not reproduce."""
     names = [type(module).__name__ for module in model]
     if not names or names[0] != "Transformer" or any(n not in {"Transformer", "Pooling", "Normalize"} for n in names):
-        raise OnnxBackendError(f"the onnx backends support Transformer + Pooling models only, this one is {names}; use --backend torch")
+        raise OnnxBackendError(
+            f"the onnx backends support Transformer + Pooling models only, this one is {names}; use --backend torch"
+        )
     pooling = [m for m in model if type(m).__name__ == "Pooling"]
     if pooling and getattr(pooling[0], "pooling_mode_mean_tokens", True) is not True:
         raise OnnxBackendError("the onnx backends support mean pooling only; use --backend torch")
@@ -48,14 +50,18 @@ def export_onnx(model_dir: Path, dest: Path) -> None:
             self.encoder = encoder
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
 
     sample = model.tokenizer(["an example", "a somewhat longer example sentence"], padding=True, return_tensors="pt")
     if "token_type_ids" not in sample:
-        raise OnnxBackendError("the onnx backends need a tokenizer with token type ids (BERT-style); use --backend torch")
+        raise OnnxBackendError(
+            "the onnx backends need a tokenizer with token type ids (BERT-style); use --backend torch"
+        )
     axes = {name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS} | {"sentence_embedding": {0: "batch"}}
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about constant shapes; the tests compare outputs

@@ -64,7 +64,9 @@ class Settings:
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
     device: str | None = None  # None: CUDA when present, else CPU
-    backend: str = DEFAULT_BACKEND  # how the model runs: onnx-int8 (CPU, the fast default), onnx, or torch (needed for CUDA)
+    backend: str = (
+        DEFAULT_BACKEND  # how the model runs: onnx-int8 (CPU, the fast default), onnx, or torch (needed for CUDA)
+    )
     store: str = "faiss"  # or "milvus"
     uri: str | None = None  # Milvus: a local file (Milvus Lite) or http://host:19530
     index_type: str = "auto"  # one of indexer.stores.INDEX_TYPES
@@ -151,31 +153,54 @@ SETTING_FLAGS: tuple[SettingFlag, ...] = (
     SettingFlag("corpus_dir", "--corpus", "folder of documents", "DIR"),
     SettingFlag("index_dir", "--index", "index folder (FAISS store)", "DIR"),
     SettingFlag("model", "--model", "sentence-transformers model name or local path; must match the index", "M"),
-    SettingFlag("device", "--device", "where the model (and exact FAISS search) runs", choices=("cpu", "cuda"),
-                default_text="CUDA with fp16 when a GPU is present, else CPU"),
     SettingFlag(
-        "backend", "--backend",
+        "device",
+        "--device",
+        "where the model (and exact FAISS search) runs",
+        choices=("cpu", "cuda"),
+        default_text="CUDA with fp16 when a GPU is present, else CPU",
+    ),
+    SettingFlag(
+        "backend",
+        "--backend",
         "how the model runs: onnx-int8 (ONNX Runtime on the CPU, about 6x faster per question than torch, "
         "no torch once exported), onnx (fp32), or torch (the reference; needed for a CUDA GPU)",
         choices=BACKENDS,
     ),
     SettingFlag("store", "--store", "vector store", choices=STORES),
     SettingFlag("uri", "--uri", "Milvus URI: a local .db file (Milvus Lite) or http://host:19530", "URI"),
-    SettingFlag("index_type", "--index-type",
-                "index type; auto: exact below 50,000 passages (FAISS) or 100,000 (Milvus), approximate above",
-                choices=INDEX_TYPES),
+    SettingFlag(
+        "index_type",
+        "--index-type",
+        "index type; auto: exact below 50,000 passages (FAISS) or 100,000 (Milvus), approximate above",
+        choices=INDEX_TYPES,
+    ),
     SettingFlag("k", "--k", "passages per answer", "N"),
     SettingFlag("passage_chars", "--quote-chars", "a quote grows around its matched sentences up to this length", "N"),
-    SettingFlag("min_score", "--min-score", "the cosine a passage must reach to be shown; under it for all, the bot abstains", "X"),
+    SettingFlag(
+        "min_score",
+        "--min-score",
+        "the cosine a passage must reach to be shown; under it for all, the bot abstains",
+        "X",
+    ),
     SettingFlag("host", "--host", "address the page listens on (127.0.0.1: this machine only)", "H"),
     SettingFlag("port", "--port", "port the page listens on", "P"),
     SettingFlag("max_question_chars", "--max-question-chars", "longest question answered", "N"),
-    SettingFlag("max_upload_mb", "--max-file-mb", "refuse document files larger than this many MB (uploads, add, build)",
-                "MB", type=float),
+    SettingFlag(
+        "max_upload_mb",
+        "--max-file-mb",
+        "refuse document files larger than this many MB (uploads, add, build)",
+        "MB",
+        type=float,
+    ),
     SettingFlag("max_upload_files", "--max-upload-files", "files in one upload on the page", "N"),
     SettingFlag("read_only", "--read-only", "the page lists the documents but offers no upload or removal"),
-    SettingFlag("feedback_path", "--feedback", "JSON Lines file of the page's votes and refusals, one line per answer", "FILE"),
-    SettingFlag("max_document_chars", "--max-document-chars", "refuse a document whose text is longer (characters)", "N"),
+    SettingFlag(
+        "feedback_path", "--feedback", "JSON Lines file of the page's votes and refusals, one line per answer", "FILE"
+    ),
+    SettingFlag(
+        "max_document_chars", "--max-document-chars", "refuse a document whose text is longer (characters)", "N"
+    ),
     SettingFlag("max_document_passages", "--max-document-passages", "refuse a document that makes more passages", "N"),
     SettingFlag("max_parse_seconds", "--max-parse-seconds", "stop reading a document after this many seconds", "S"),
 )
@@ -195,13 +220,22 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
     for row in SETTING_FLAGS:
         default = getattr(defaults, row.field)
         shown = row.default_text or ("off" if default is False else ("none" if default is None else default))
-        help_text = f"{row.help} (default: {shown}; ${_ENV[row.field]})" if row.field in _ENV else f"{row.help} (default: {shown})"
+        help_text = (
+            f"{row.help} (default: {shown}; ${_ENV[row.field]})"
+            if row.field in _ENV
+            else f"{row.help} (default: {shown})"
+        )
         if types[row.field] == "bool":
             group.add_argument(row.flag, dest=row.field, action="store_true", default=None, help=help_text)
             continue
         group.add_argument(
-            row.flag, dest=row.field, default=None, metavar=row.metavar, choices=row.choices,
-            type=row.type or _TYPES.get(types[row.field], str), help=help_text,
+            row.flag,
+            dest=row.field,
+            default=None,
+            metavar=row.metavar,
+            choices=row.choices,
+            type=row.type or _TYPES.get(types[row.field], str),
+            help=help_text,
         )
 
 

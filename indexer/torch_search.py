@@ -53,6 +53,8 @@ class TorchExactSearch:
         torch = self._torch
         k = min(k, self.ntotal)
         with torch.inference_mode():
-            q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(device=self.device, dtype=self._dtype)
+            q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(
+                device=self.device, dtype=self._dtype
+            )
             scores, rows = torch.topk((q @ self._vectors.T).float(), k, dim=1)
         return scores.cpu().numpy(), rows.cpu().numpy().astype(np.int64)

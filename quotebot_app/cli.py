@@ -44,7 +44,11 @@ def launch_kwargs(settings: Settings, auth: list[tuple[str, str]] | None) -> dic
         "max_file_size": f"{settings.max_upload_mb}mb",
         # Outermost first: a foreign Host or Origin, and password guessing, are refused before anything is read.
         "app_kwargs": {
-            "middleware": [OriginGuard.from_settings(settings, auth), Middleware(LoginThrottle), BodyLimit.from_settings(settings)]
+            "middleware": [
+                OriginGuard.from_settings(settings, auth),
+                Middleware(LoginThrottle),
+                BodyLimit.from_settings(settings),
+            ]
         },
         "allowed_paths": [],
         "blocked_paths": blocked,
@@ -70,7 +74,11 @@ def update_index(store, embedder, settings: Settings) -> str:
     try:
         with index_lock(store, timeout=LOCK_WAIT_S):  # not while `python -m indexer add` is changing it
             report, damage = build_index(
-                store, embedder, settings.corpus_dir, max_bytes=settings.max_upload_bytes, limits=settings.document_limits
+                store,
+                embedder,
+                settings.corpus_dir,
+                max_bytes=settings.max_upload_bytes,
+                limits=settings.document_limits,
             )
     except OSError as err:
         try:

@@ -50,7 +50,10 @@ COMMANDS: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "serve": ("serve the chat page (python app.py)", _serve),
     "ask": ("answer a question, or one per line from standard input (python -m bot ask)", _bot("ask")),
     "eval": ("measure answer quality on a JSON Lines question set (python -m bot eval)", _bot("eval")),
-    "build": ("index every document of the corpus folder, only what changed (python -m indexer build)", _indexer("build")),
+    "build": (
+        "index every document of the corpus folder, only what changed (python -m indexer build)",
+        _indexer("build"),
+    ),
     "add": ("copy documents into the corpus folder and index them (python -m indexer add)", _indexer("add")),
     "remove": ("take documents out of the index and the corpus folder (python -m indexer remove)", _indexer("remove")),
     "list": ("list the indexed documents (python -m indexer list)", _indexer("list")),

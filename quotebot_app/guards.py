@@ -254,7 +254,9 @@ def load_auth(env: Mapping[str, str] | None = None) -> list[tuple[str, str]] | N
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as err:
-            raise AuthError(f"QUOTEBOT_AUTH_FILE: cannot read {path} ({err.strerror}); fix the path or unset it") from err
+            raise AuthError(
+                f"QUOTEBOT_AUTH_FILE: cannot read {path} ({err.strerror}); fix the path or unset it"
+            ) from err
         for n, line in enumerate(lines, 1):
             line = line.strip()
             if line and not line.startswith("#"):

@@ -109,7 +109,10 @@ class Page:
             records = self.bot.store.documents()
         except IndexProblem:
             records = {}
-        choices = [(r.title or r.name, r.name) for r in sorted(records.values(), key=lambda r: ((r.title or r.name).casefold(), r.name))]
+        choices = [
+            (r.title or r.name, r.name)
+            for r in sorted(records.values(), key=lambda r: ((r.title or r.name).casefold(), r.name))
+        ]
         return gr.Dropdown(choices=choices, visible=len(choices) > 1)
 
     def on_ask(self, k: float, turns: list[dict] | None, evt: gr.EventData, scope: list[str] | None = None):
@@ -256,7 +259,9 @@ class Page:
                 stack.enter_context(index_lock(self.bot.store, timeout=LOCK_WAIT_S))
             yield
 
-    def upload(self, paths: Sequence[str] | None, progress: Callable[[float, str], None] = lambda f, d: None) -> ChangeReport:
+    def upload(
+        self, paths: Sequence[str] | None, progress: Callable[[float, str], None] = lambda f, d: None
+    ) -> ChangeReport:
         """Add the uploaded files to the corpus folder and the index; refused files do not stop the others.
 
         ``paths`` are Gradio's temporary copies, which keep the file's own name.
@@ -282,7 +287,9 @@ class Page:
             with self._changing(progress):
                 progress(0.0, f"Reading {len(paths)} file{'s' if len(paths) != 1 else ''}...")
                 results = add_files(
-                    self.settings.corpus_dir, paths, max_bytes=self.settings.max_upload_bytes,
+                    self.settings.corpus_dir,
+                    paths,
+                    max_bytes=self.settings.max_upload_bytes,
                     limits=self.settings.document_limits,
                 )
                 accepted = [r for r in results if r.ok]
@@ -352,7 +359,9 @@ class Page:
         with self._confirming_lock:
             asked = self._confirming.pop((_session(request), name), None)
         if asked is None or time.monotonic() - asked > CONFIRM_S:
-            report = ChangeReport(error=f"Nothing was removed: confirm the removal of {name} first (press Remove, then Yes).")
+            report = ChangeReport(
+                error=f"Nothing was removed: confirm the removal of {name} first (press Remove, then Yes)."
+            )
         else:
             report = self.remove(name)
         return render_change(report), self.documents_html(focus="")
@@ -386,4 +395,3 @@ def _turn(turns: list[dict], index: object) -> dict | None:
 def _ui_k(k: object, settings: Settings) -> int:
     value = int_or(k, settings.k)
     return max(1, min(value, UI_MAX_K))
-

@@ -75,7 +75,9 @@ def render_quote(passage: Mapping[str, Any]) -> str:
     return f'{_e(text[:b_start])}<strong class="qb-best">{_e(text[b_start:b_end])}</strong>{_e(text[b_end:])}'
 
 
-def _button(label_html: str, action: str, turn: int, index: int = -1, *, cls: str, value: str = "", extra: str = "") -> str:
+def _button(
+    label_html: str, action: str, turn: int, index: int = -1, *, cls: str, value: str = "", extra: str = ""
+) -> str:
     attrs = f'type="button" class="{cls}" data-action="{action}" data-turn="{turn}" data-index="{index}"'
     if value:
         attrs += f' data-value="{_e(value)}"'
@@ -94,9 +96,7 @@ def _render_passage(turn: int, index: int, passage: Mapping[str, Any]) -> str:
         cls="qb-cite",
         extra=f' title="Show this quote in its document" aria-label="Source: {title}, {location}. Show in context"',
     )
-    copy = _button(
-        "Copy quote", "copy", turn, index, cls="qb-copy", extra=' title="Copy the quote with its citation"'
-    )
+    copy = _button("Copy quote", "copy", turn, index, cls="qb-copy", extra=' title="Copy the quote with its citation"')
     return (
         '<li class="qb-passage">'
         f'<blockquote class="qb-quote" data-start="{int_or(passage.get("start"), 0)}" '
@@ -118,11 +118,19 @@ def _render_feedback(turn: int, vote: str | None, comment: str = "") -> str:
     """Yes/No (one vote per answer: the other thumb changes it, the same one or Undo withdraws it),
     then an optional comment."""
     up = _button(
-        f"{_THUMB}<span>Yes</span>", "vote", turn, cls="qb-vote qb-vote-up", value="up",
+        f"{_THUMB}<span>Yes</span>",
+        "vote",
+        turn,
+        cls="qb-vote qb-vote-up",
+        value="up",
         extra=f' aria-label="Helpful" title="Helpful" aria-pressed="{"true" if vote == "up" else "false"}"',
     )
     down = _button(
-        f"{_THUMB}<span>No</span>", "vote", turn, cls="qb-vote qb-vote-down", value="down",
+        f"{_THUMB}<span>No</span>",
+        "vote",
+        turn,
+        cls="qb-vote qb-vote-down",
+        value="down",
         extra=f' aria-label="Not helpful" title="Not helpful" aria-pressed="{"true" if vote == "down" else "false"}"',
     )
     after = ""
@@ -151,9 +159,7 @@ def _render_reply(turn: int, answer: Mapping[str, Any]) -> str:
         parts.append(f'<p class="qb-abstain">{_e(message)}</p>')
         suggestions = list(answer.get("suggestions") or ())
         if suggestions:
-            chips = "".join(
-                _button(_e(s), "suggest", turn, i, cls="qb-chip") for i, s in enumerate(suggestions)
-            )
+            chips = "".join(_button(_e(s), "suggest", turn, i, cls="qb-chip") for i, s in enumerate(suggestions))
             parts.append(
                 '<p class="qb-lead">The source text does cover questions like these:</p>'
                 f'<div class="qb-chips">{chips}</div>'
@@ -264,7 +270,7 @@ def render_source(
     best = passage.get("best_sentence") or {}
     b_start, b_end = _clamp_span(int(best.get("start", start)), int(best.get("end", start)), start, end)
     span = (
-        f"{_e(document_text[start:b_start])}<strong class=\"qb-best\">{_e(document_text[b_start:b_end])}</strong>"
+        f'{_e(document_text[start:b_start])}<strong class="qb-best">{_e(document_text[b_start:b_end])}</strong>'
         f"{_e(document_text[b_end:end])}"
     )
     body = f'{_e(document_text[lo:start])}<mark class="qb-span">{span}</mark>{_e(document_text[end:hi])}'
@@ -327,7 +333,7 @@ def _document_item(record: DocumentRecord, *, manage: bool, confirm: bool, focus
     n = record.n_chunks
     meta = (
         f'<span class="qb-docs-file">{_e(record.name)}</span>'
-        f'<span>{n} passage{"s" if n != 1 else ""}</span>'
+        f"<span>{n} passage{'s' if n != 1 else ''}</span>"
         f'<span>indexed <time datetime="{_e(record.indexed_at)}">{_e(when(record.indexed_at))}</time></span>'
     )
     actions = ""
@@ -370,9 +376,7 @@ def render_documents(
     """
     records = _sorted_records(records)
     focus_item = focus if focus and any(r.name == focus for r in records) else None
-    items = [
-        _document_item(r, manage=manage, confirm=r.name == confirm, focus=r.name == focus_item) for r in records
-    ]
+    items = [_document_item(r, manage=manage, confirm=r.name == confirm, focus=r.name == focus_item) for r in records]
     n = len(items)
     heading = f"{n} document{'s' if n != 1 else ''} in the collection" if n else "No documents in the collection yet"
     focus_attr = " data-autofocus" if focus is not None and focus_item is None and confirm is None else ""
@@ -401,7 +405,11 @@ def render_change(report: ChangeReport | None) -> str:
         parts.append('<ul class="qb-docs-done">' + "".join(f"<li>{_e(line)}</li>" for line in report.done) + "</ul>")
     if report.refused:
         n = len(report.refused)
-        lead = f"{n} file{'s' if n != 1 else ''} could not be added:" if report.done or n > 1 else "This file could not be added:"
+        lead = (
+            f"{n} file{'s' if n != 1 else ''} could not be added:"
+            if report.done or n > 1
+            else "This file could not be added:"
+        )
         parts.append(f'<p class="qb-docs-error">{_e(lead)}</p>')
         parts.append(
             '<ul class="qb-docs-refused">' + "".join(f"<li>{_e(line)}</li>" for line in report.refused) + "</ul>"
@@ -426,7 +434,6 @@ def render_documents_intro(settings: Settings, *, manage: bool) -> str:
         f"at once, {_e(settings.max_upload_mb)} MB each (a choice that includes a bigger file is refused as a "
         "whole, naming it). They are indexed straight away, and answers quote them by title.</p>"
     )
-
 
 
 def int_or(value: object, default: int = -1) -> int:

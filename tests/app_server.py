@@ -64,11 +64,16 @@ def start_app(corpus: Path, workdir: Path, *, timeout: float = 180.0, env: dict[
         if var not in (env or {}):
             child_env.pop(var, None)
     command = [
-        sys.executable, "app.py",
-        "--corpus", str(corpus),
-        "--index", str(workdir / "index"),
-        "--host", "127.0.0.1",
-        "--port", str(port),
+        sys.executable,
+        "app.py",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(workdir / "index"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
     ]
     log_file = open(log_path, "w", encoding="utf-8")
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -9,8 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from tests.fakes import FakeEmbedder  # noqa: E402
-from tests.milvus_server import milvus_server  # noqa: E402,F401 - the session's real Milvus server
+from tests.fakes import FakeEmbedder
+from tests.milvus_server import milvus_server  # noqa: F401 - the session's real Milvus server
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = PROJECT_ROOT / "corpus"

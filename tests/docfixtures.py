@@ -54,7 +54,9 @@ def _pdf_bytes(writer) -> bytes:
     return buffer.getvalue()
 
 
-def make_pdf(pages: Sequence[Sequence[str]], *, user_password: str | None = None, owner_password: str | None = None) -> bytes:
+def make_pdf(
+    pages: Sequence[Sequence[str]], *, user_password: str | None = None, owner_password: str | None = None
+) -> bytes:
     """A PDF with one page per item of ``pages``, each line drawn as text; an empty page has no text."""
     writer, fonts = _pdf_writer_with_fonts("/Helvetica")
     for lines in pages:
@@ -167,7 +169,9 @@ def make_docx(title: str = "Core title") -> bytes:
     document = docx.Document()
     document.core_properties.title = title
     document.add_heading("Leg cramps", level=1)
-    document.add_paragraph("A leg cramp is a sudden painful tightening of the calf muscle. It usually passes within minutes.")
+    document.add_paragraph(
+        "A leg cramp is a sudden painful tightening of the calf muscle. It usually passes within minutes."
+    )
     document.add_heading("What helps", level=2)
     document.add_paragraph("Stretch the calf gently", style="List Bullet")
     document.add_paragraph("Drink water after exercise", style="List Bullet")

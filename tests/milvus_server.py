@@ -80,11 +80,30 @@ def start_milvus_server(data: Path, port: int = 0, timeout: float = START_TIMEOU
     if sys.platform != "linux":
         raise ServerUnavailable("the loopback-only Milvus launcher needs Linux network namespaces")
     data.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.milvus_server", "--data", str(data), "--port", str(port), "--timeout", str(timeout),
-         "--stop-timeout", "5"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.milvus_server",
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+            "--timeout",
+            str(timeout),
+            "--stop-timeout",
+            "5",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()
 

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def served(tmp_path, small_corpus, fake_embedder):
     settings = Settings(
-        corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl", port=free_port()
+        corpus_dir=small_corpus,
+        index_dir=tmp_path / "index",
+        feedback_path=tmp_path / "fb" / "f.jsonl",
+        port=free_port(),
     )
     build_corpus(small_corpus, open_store("faiss", index_dir=settings.index_dir), fake_embedder)
     blocks = app.build_app(Bot.load(settings, embedder=fake_embedder), settings)

@@ -28,7 +28,9 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def make_page(tmp_path: Path, corpus: Path, embedder, **settings) -> handlers.Page:
-    config = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl", **settings)
+    config = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl", **settings
+    )
     build_corpus(corpus, open_store("faiss", index_dir=config.index_dir), embedder)
     bot = Bot.load(config, embedder=embedder)
     return handlers.Page(bot, config, feedback.FeedbackLog(config.feedback_path))
@@ -237,7 +239,11 @@ def test_hostile_file_names_and_titles_are_shown_as_text(page, tmp_path):
     )
     report = page.upload(paths)
     assert len(report.done) == 2 and len(report.refused) == 1
-    for markup in (render.render_change(report), page.documents_html(), page.on_ask_remove(gr.EventData(None, {"name": "title.html"}))):
+    for markup in (
+        render.render_change(report),
+        page.documents_html(),
+        page.on_ask_remove(gr.EventData(None, {"name": "title.html"})),
+    ):
         parsed = parse(markup)
         assert "img" not in parsed.tags and "script" not in parsed.tags
         assert parsed.handlers == []

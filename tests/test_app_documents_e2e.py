@@ -36,7 +36,11 @@ MAX_FILES = 3
 def server(tmp_path_factory) -> AppServer:
     corpus = tmp_path_factory.mktemp("docs-corpus") / "corpus"
     shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    app = start_app(corpus, tmp_path_factory.mktemp("docs-app"), env={"QUOTEBOT_MAX_UPLOAD_FILES": str(MAX_FILES), "QUOTEBOT_MAX_UPLOAD_MB": "1"})
+    app = start_app(
+        corpus,
+        tmp_path_factory.mktemp("docs-app"),
+        env={"QUOTEBOT_MAX_UPLOAD_FILES": str(MAX_FILES), "QUOTEBOT_MAX_UPLOAD_MB": "1"},
+    )
     app.corpus = corpus  # type: ignore[attr-defined]
     yield app
     app.stop()

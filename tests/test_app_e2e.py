@@ -94,7 +94,9 @@ def test_api_abstains_off_topic_and_suggests_corpus_questions(client):
 def test_api_takes_k_and_history(client):
     one = client.predict(question="What causes muscle cramps?", k=1, api_name="/ask")
     assert len(one["passages"]) == 1
-    follow_up = client.predict(question="How is it treated?", k=2, history=["What causes muscle cramps?"], api_name="/ask")
+    follow_up = client.predict(
+        question="How is it treated?", k=2, history=["What causes muscle cramps?"], api_name="/ask"
+    )
     assert "muscle cramps" in follow_up["searched_as"]
     assert len(follow_up["passages"]) <= 2
 
@@ -267,7 +269,7 @@ def test_theme_toggle_switches_light_and_dark_and_both_are_readable(page):
 HOSTILE_TEXT = (
     "Garden gnomes\n\n"
     "Garden gnomes love mushrooms. <script>alert(1)</script> Gnomes sleep under large mushrooms at night.\n\n"
-    "A gnome's hat is red. <img src=x onerror=alert(1)> <img src=y onerror=\"window.__pwned=1\"> "
+    'A gnome\'s hat is red. <img src=x onerror=alert(1)> <img src=y onerror="window.__pwned=1"> '
     "Gnomes paint their hats every spring. ${alert(7)} {{value}} `backticks`\n\n"
     "Gnomes sleep under https://example.org/" + "a-very-long-unbroken-path" * 12 + " at night.\n"
 )

@@ -22,7 +22,26 @@ from tests.html_check import parse
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> ${alert(3)} {{value}} `x` &amp;'
 
 # Tags the page itself writes; anything else in rendered HTML came from content and got through.
-PAGE_TAGS = {"article", "div", "span", "p", "ol", "li", "blockquote", "strong", "button", "i", "svg", "path", "mark", "h2", "header", "h1", "label", "input"}
+PAGE_TAGS = {
+    "article",
+    "div",
+    "span",
+    "p",
+    "ol",
+    "li",
+    "blockquote",
+    "strong",
+    "button",
+    "i",
+    "svg",
+    "path",
+    "mark",
+    "h2",
+    "header",
+    "h1",
+    "label",
+    "input",
+}
 
 
 def passage(text: str = "One sentence. The best sentence here. Last one.", start: int = 100, **extra) -> dict:
@@ -88,9 +107,16 @@ def test_reply_shows_citation_location_relevance_in_words_and_notice():
 def test_every_text_from_documents_and_users_is_escaped():
     hostile_passage = passage(text=f"Before. The best sentence here. {HOSTILE}", title=HOSTILE, location=HOSTILE)
     turns = [
-        {"answer": answer(question=HOSTILE, passages=[hostile_passage], notice=HOSTILE), "vote": "up", "comment": HOSTILE},
+        {
+            "answer": answer(question=HOSTILE, passages=[hostile_passage], notice=HOSTILE),
+            "vote": "up",
+            "comment": HOSTILE,
+        },
         {"answer": answer(question=HOSTILE, passages=[hostile_passage]), "vote": "down"},
-        {"answer": answer(question=HOSTILE, abstained=True, passages=[], message=HOSTILE, suggestions=[HOSTILE]), "vote": None},
+        {
+            "answer": answer(question=HOSTILE, abstained=True, passages=[], message=HOSTILE, suggestions=[HOSTILE]),
+            "vote": None,
+        },
     ]
     rendered = [
         render.render_conversation(turns),
@@ -115,7 +141,17 @@ def test_a_follow_up_says_what_it_was_searched_as():
 
 
 def test_abstention_is_kind_and_offers_suggestions_as_buttons():
-    turns = [{"answer": answer(abstained=True, passages=[], message="The source text doesn't cover this.", suggestions=["Q one?", "Q two?"]), "vote": None}]
+    turns = [
+        {
+            "answer": answer(
+                abstained=True,
+                passages=[],
+                message="The source text doesn't cover this.",
+                suggestions=["Q one?", "Q two?"],
+            ),
+            "vote": None,
+        }
+    ]
     html = render.render_conversation(turns)
     assert "couldn't find this in the source text" in "".join(parse(html).text)
     assert html.count('data-action="suggest"') == 2 and "Q two?" in html
@@ -133,7 +169,10 @@ def test_source_panel_marks_the_quote_inside_the_whole_document():
     html = render.render_source(p, doc)
     parsed = parse(html)
     assert "".join(parsed.text).endswith("The end.") and "Intro line." in html
-    assert '<mark class="qb-span">One sentence. <strong class="qb-best">The best sentence here.</strong> Last one.</mark>' in html
+    assert (
+        '<mark class="qb-span">One sentence. <strong class="qb-best">The best sentence here.</strong> Last one.</mark>'
+        in html
+    )
     assert "has changed" not in html
 
 
@@ -158,7 +197,9 @@ def page(tmp_path, small_corpus, fake_embedder) -> handlers.Page:
     (small_corpus / "corpus.toml").write_text(
         'title = "Small"\nexamples = ["What is a leg cramp?", "How much sleep do adults need?"]\n', encoding="utf-8"
     )
-    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl")
+    settings = Settings(
+        corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb" / "f.jsonl"
+    )
     build_corpus(small_corpus, open_store("faiss", index_dir=settings.index_dir), fake_embedder)
     bot = Bot.load(settings, embedder=fake_embedder)
     return handlers.Page(bot, settings, feedback.FeedbackLog(settings.feedback_path))
@@ -265,12 +306,17 @@ def test_api_ask_returns_the_answer_schema(page):
 def test_api_request_check_names_the_field_and_the_allowed_range():
     ok = api.check_request("Q?", None, None, default_k=3)
     assert (ok.question, ok.k, ok.history, ok.documents) == ("Q?", 3, (), None)
-    assert api.check_request("Q?", 10, ["a", "b"], default_k=3, documents=["x.txt"]) == api.AskRequest("Q?", 10, ("a", "b"), ("x.txt",))
+    assert api.check_request("Q?", 10, ["a", "b"], default_k=3, documents=["x.txt"]) == api.AskRequest(
+        "Q?", 10, ("a", "b"), ("x.txt",)
+    )
     assert api.check_request("Q?", 4.0, (), default_k=3).k == 4  # JSON has one number type
     bad = [
         ({"k": 11}, "k must be from 1 to 10 (passages to return); got 11"),
         ({"k": True}, "k must be a whole number"),
-        ({"history": "ps? What is dystonia?"}, "history must be a list of earlier questions, oldest first (strings); got a string"),
+        (
+            {"history": "ps? What is dystonia?"},
+            "history must be a list of earlier questions, oldest first (strings); got a string",
+        ),
         ({"history": [None]}, "history[0] must be a string"),
         ({"question": 5}, "question must be a string"),
         ({"documents": "a.txt"}, "documents must be a list of document names"),
@@ -315,9 +361,10 @@ def test_a_conversation_restored_from_the_browser_keeps_only_quotes_that_check_o
     saved = json.loads(json.dumps(page.to_browser(turns)))  # what the browser stores and sends back
     html, restored = page.on_restore(saved)
     assert [t["answer"]["question"] for t in restored] == ["What is a leg cramp?", "Who won the world cup?"]
-    assert restored[0]["answer"]["passages"] == [
-        {**p, "score": p["score"]} for p in turns[0]["answer"]["passages"]
-    ] and "qb-quote" in html
+    assert (
+        restored[0]["answer"]["passages"] == [{**p, "score": p["score"]} for p in turns[0]["answer"]["passages"]]
+        and "qb-quote" in html
+    )
     forged = json.loads(json.dumps(saved))
     forged[0]["answer"]["passages"][0]["text"] = "<img src=x onerror=alert(1)> words the document never said"
     forged[1]["answer"]["passages"] = [{"document": "../../etc/passwd", "start": 0, "end": 4, "text": "root"}]

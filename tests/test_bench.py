@@ -29,7 +29,17 @@ pytestmark = pytest.mark.slow  # benchmarks and Milvus Lite: run with -m slow, l
 def test_quick_run_of_every_offline_section_writes_tables_and_json(tmp_path: Path, fake_embedder, capsys) -> None:
     out = tmp_path / "results.json"
     # the app section starts the real app with the real model: see the e2e test below
-    argv = ["--quick", "--only", "query,indexing,scale", "--sizes", "600", "--index-types", "flat,hnsw,ivf-sq8,torch-exact", "--out", str(out)]
+    argv = [
+        "--quick",
+        "--only",
+        "query,indexing,scale",
+        "--sizes",
+        "600",
+        "--index-types",
+        "flat,hnsw,ivf-sq8,torch-exact",
+        "--out",
+        str(out),
+    ]
     assert main(argv, embedder=fake_embedder) == 0
     printed = capsys.readouterr().out
     assert "Query latency: Bot.ask vs the model plus one exact search" in printed
@@ -141,7 +151,10 @@ def test_section_rejects_rows_of_the_wrong_width_and_formats_both_ways() -> None
 
 
 def test_backends_table_reports_speedup_against_the_first_backend_and_failures() -> None:
-    quality = {label: {"hit_at_1": 0.6, "hit_at_3": 0.8, "mrr": 0.7, "correctly_abstained": 0.3, "wrongly_abstained": 0.0} for label in ("muscle", "constitution")}
+    quality = {
+        label: {"hit_at_1": 0.6, "hit_at_3": 0.8, "mrr": 0.7, "correctly_abstained": 0.3, "wrongly_abstained": 0.0}
+        for label in ("muscle", "constitution")
+    }
     results = [
         BackendResult("torch", 1.0, [10.0, 10.0, 10.0], [100.0], quality),
         BackendResult("onnx-int8", 1.0, [4.0, 5.0, 5.0], [250.0], quality),

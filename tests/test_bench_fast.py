@@ -37,7 +37,10 @@ def test_import_breakdown_sums_self_time_by_top_level_package_largest_first() ->
 def test_startup_tables_give_medians_the_target_and_one_column_per_process() -> None:
     result = StartupResult(
         wall_s={"bot ask (onnx-int8)": [0.6, 0.8, 0.7], "app (onnx-int8)": [3.5, 2.5, 2.9], "app (torch)": [7.0, 6.0]},
-        breakdown_ms={"app (onnx-int8)": {"gradio": 2000.0, "numpy": 60.0}, "app (torch)": {"gradio": 2100.0, "torch": 900.0}},
+        breakdown_ms={
+            "app (onnx-int8)": {"gradio": 2000.0, "numpy": 60.0},
+            "app (torch)": {"gradio": 2100.0, "torch": 900.0},
+        },
         heavy={"app (onnx-int8)": [], "app (torch)": ["sentence_transformers", "torch"]},
     )
     wall, imports = startup_section(result)
@@ -52,7 +55,12 @@ def test_startup_tables_give_medians_the_target_and_one_column_per_process() -> 
 
 
 def test_peer_table_reports_how_many_times_slower_each_contender_is_and_the_target() -> None:
-    timings = {OURS: _t(2.0), "quotebot Bot.ask (torch)": _t(9.0), "txtai dense": _t(5.0), "txtai hybrid (dense + BM25)": _t(3.0)}
+    timings = {
+        OURS: _t(2.0),
+        "quotebot Bot.ask (torch)": _t(9.0),
+        "txtai dense": _t(5.0),
+        "txtai hybrid (dense + BM25)": _t(3.0),
+    }
     section = peer_section(PeerResult(timings, 100, 10, 2, {}, "9.14.0"))
     rows = {row[0]: row for row in section.rows}
     assert rows[OURS][3] == "1.00x"

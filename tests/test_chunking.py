@@ -51,7 +51,10 @@ def test_markdown_heading_line_starts_its_own_block():
 def test_bullets_split_list_items_and_keep_the_list_header_with_its_first_item():
     text = "Common Causes · Dehydration after long exercise in the heat · Low magnesium levels in the blood."
     sentences = [text[s.start : s.end] for s in split_sentences(text)]
-    assert sentences == ["Common Causes · Dehydration after long exercise in the heat", "· Low magnesium levels in the blood."]
+    assert sentences == [
+        "Common Causes · Dehydration after long exercise in the heat",
+        "· Low magnesium levels in the blood.",
+    ]
 
 
 def test_truncated_snippet_ends_a_segment_so_no_chunk_crosses_it():
@@ -80,11 +83,14 @@ def test_question_sentences_are_left_out_of_what_the_model_sees():
 
 
 def test_a_short_question_stands_alone_so_a_caption_after_it_is_not_embedded_as_its_answer():
-    """"What Is a Muscle Cramp? Man holding his calf." once made one sentence that the model saw
+    """ "What Is a Muscle Cramp? Man holding his calf." once made one sentence that the model saw
     whole, and it came first for every question about cramps."""
     text = "What Is a Muscle Cramp? Man holding his calf. Muscle cramps or spasms can cause severe pain."
     sentences = [text[s.start : s.end] for s in split_sentences(text)]
-    assert sentences == ["What Is a Muscle Cramp?", "Man holding his calf. Muscle cramps or spasms can cause severe pain."]
+    assert sentences == [
+        "What Is a Muscle Cramp?",
+        "Man holding his calf. Muscle cramps or spasms can cause severe pain.",
+    ]
     assert all("Cramp?" not in c.embed_text for c in chunk_text(text, "d") if len(c.sentences) > 1)
 
 
@@ -176,7 +182,9 @@ def test_fenced_code_is_one_quotable_block_and_its_comments_are_not_headings():
     assert CODE_DOC[code[0].start : code[0].end] == "# point is an (x, y) tuple\npoint = (3, 4)\n\nprint(point)"
     chunks = chunk_text(CODE_DOC, "d")
     assert all(c.heading == "Points" for c in chunks), "a # comment in code is never a heading"
-    assert any(c.text == "# point is an (x, y) tuple\npoint = (3, 4)\n\nprint(point)" for c in chunks), "short code stays whole"
+    assert any(c.text == "# point is an (x, y) tuple\npoint = (3, 4)\n\nprint(point)" for c in chunks), (
+        "short code stays whole"
+    )
     assert not any("```" in c.text for c in chunks), "fence lines are never quoted"
     assert any(c.text == "Distances are measured from the origin." and c.heading == "Points" for c in chunks)
 

@@ -39,8 +39,19 @@ def _assert_verbatim(bot: Bot, answer) -> None:
 def _start_paused_build(tmp_path: Path, corpus: Path, pause_at: str) -> subprocess.Popen:
     marker = tmp_path / f"paused-{pause_at}"
     command = [
-        sys.executable, "-m", "tests.slow_build", "--pause-at", pause_at, "--marker", str(marker), "--",
-        "build", "--corpus", str(corpus), "--index", str(tmp_path / "index"),
+        sys.executable,
+        "-m",
+        "tests.slow_build",
+        "--pause-at",
+        pause_at,
+        "--marker",
+        str(marker),
+        "--",
+        "build",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(tmp_path / "index"),
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(PROJECT_ROOT))
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -110,7 +121,11 @@ def _assert_paused_where_asked(index: Path, pause_at: str) -> None:
         assert not newer and not temporaries and texts > 1
     elif pause_at == "tmp-written":
         assert not newer and len(temporaries) == 1
-        assert {p.name for p in (index / temporaries.pop()).iterdir()} >= {"manifest.json", "vectors.npy", "index.faiss"}
+        assert {p.name for p in (index / temporaries.pop()).iterdir()} >= {
+            "manifest.json",
+            "vectors.npy",
+            "index.faiss",
+        }
     else:
         assert len(newer) == 1 and not temporaries
 
@@ -171,7 +186,13 @@ def test_damaged_index_file_is_reported_clearly(tmp_path, small_corpus, built_in
 
 @pytest.mark.parametrize(
     "which,how",
-    [("CURRENT", "garbage"), ("manifest.json", "truncate"), ("vectors.npy", "flip-tail"), ("index.faiss", "garbage"), ("text", "truncate")],
+    [
+        ("CURRENT", "garbage"),
+        ("manifest.json", "truncate"),
+        ("vectors.npy", "flip-tail"),
+        ("index.faiss", "garbage"),
+        ("text", "truncate"),
+    ],
 )
 def test_build_over_a_damaged_index_rebuilds_it(tmp_path, small_corpus, built_index, monkeypatch, capsys, which, how):
     files = _index_files(built_index)

@@ -38,7 +38,10 @@ def test_length_sorted_batches_cover_every_index_once_longest_first() -> None:
 
 def _fake_tokenize(batch: list[str]) -> dict:
     """Encodes each text as its length and its first character, padded like a real tokenizer would be."""
-    return {"length": torch.tensor([[len(t)] for t in batch], dtype=torch.float32), "first": torch.tensor([[ord(t[0]) if t else 0] for t in batch], dtype=torch.float32)}
+    return {
+        "length": torch.tensor([[len(t)] for t in batch], dtype=torch.float32),
+        "first": torch.tensor([[ord(t[0]) if t else 0] for t in batch], dtype=torch.float32),
+    }
 
 
 def _fake_forward(features: dict):
@@ -84,14 +87,21 @@ def test_pipelined_encoding_equals_plain_encoding_with_the_real_model() -> None:
     embedder = Embedder(device="cpu")
     plain = embedder.encode(TEXTS)
     model = embedder._model
-    piped = encode_pipelined(TEXTS, make_tokenize(model.tokenizer, model.max_seq_length), lambda f: model(f)["sentence_embedding"], batch_size=3)
+    piped = encode_pipelined(
+        TEXTS,
+        make_tokenize(model.tokenizer, model.max_seq_length),
+        lambda f: model(f)["sentence_embedding"],
+        batch_size=3,
+    )
     np.testing.assert_allclose(piped, plain, atol=1e-5)
 
 
 @pytest.mark.model
 @pytest.mark.parametrize("backend, min_cosine", [("onnx", 0.9999), ("onnx-int8", 0.97)])
 def test_onnx_backends_give_nearly_the_same_unit_vectors(backend: str, min_cosine: float, tmp_path) -> None:
-    pytest.importorskip("onnxruntime", reason="the onnx backends need the optional onnxruntime package (pip install -e .[onnx])")
+    pytest.importorskip(
+        "onnxruntime", reason="the onnx backends need the optional onnxruntime package (pip install -e .[onnx])"
+    )
     reference = Embedder(device="cpu").encode(TEXTS)
     embedder = Embedder(backend=backend, cache_dir=tmp_path)
     vectors = embedder.encode(TEXTS)
@@ -100,7 +110,9 @@ def test_onnx_backends_give_nearly_the_same_unit_vectors(backend: str, min_cosin
     assert float((vectors * reference).sum(axis=1).min()) >= min_cosine
     assert embedder.dimension == reference.shape[1]
     # the export is cached: a second embedder loads the same file without exporting again
-    files = sorted(p.name for p in tmp_path.rglob("*.onnx"))  # int8 is quantised from the fp32 export, kept for documents
+    files = sorted(
+        p.name for p in tmp_path.rglob("*.onnx")
+    )  # int8 is quantised from the fp32 export, kept for documents
     assert files == (["model-int8.onnx", "model.onnx"] if backend == "onnx-int8" else ["model.onnx"])
 
 

@@ -34,7 +34,9 @@ def test_mapped_index_gives_the_same_results(tmp_path: Path, index_type: str) ->
     assert np.array_equal(mapped.search(vectors[:10], 5)[1], expected)
 
 
-def test_store_loads_a_large_index_mapped_and_searches_it(tmp_path: Path, small_corpus: Path, fake_embedder, monkeypatch) -> None:
+def test_store_loads_a_large_index_mapped_and_searches_it(
+    tmp_path: Path, small_corpus: Path, fake_embedder, monkeypatch
+) -> None:
     index_dir = tmp_path / "index"
     build_corpus(small_corpus, FaissStore(index_dir), fake_embedder)
     query = fake_embedder.encode(["leg cramp calf"])

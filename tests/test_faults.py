@@ -147,7 +147,9 @@ def test_nothing_is_written_on_top_of_an_index_that_vanished(index, small_corpus
 def test_running_app_answers_or_declines_after_its_index_is_deleted(tmp_path, small_corpus):
     from gradio_client import Client
 
-    settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb.jsonl", port=free_port())
+    settings = Settings(
+        corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb.jsonl", port=free_port()
+    )
     page, url = serve_in_process(settings, FakeEmbedder())
     try:
         client = Client(url + "/", verbose=False)
@@ -260,7 +262,9 @@ def test_app_serves_the_built_index_when_its_start_up_build_cannot_write(index, 
     settings = Settings(index_dir=index, corpus_dir=small_corpus, model="fake-hash-64")
     _fill_disk_at(monkeypatch, "texts")
     line = update_index(FaissStore(index), FakeEmbedder(), settings)
-    assert "could not bring it up to date" in line and "No space left on device" in line and "as it was last built" in line
+    assert (
+        "could not bring it up to date" in line and "No space left on device" in line and "as it was last built" in line
+    )
     assert sorted(_bot(index, small_corpus).manifest.documents) == ["cramps.txt", "sleep.md"]
 
     empty = tmp_path / "never-built"

@@ -18,11 +18,18 @@ from indexer.stores.faiss import FaissStore
 def _bot(tmp_path: Path, corpus: Path, embedder, examples=()) -> Bot:
     store = FaissStore(tmp_path / "index")
     build_corpus(corpus, store, embedder)
-    return Bot(store, embedder, settings=Settings.from_env(index_dir=tmp_path / "index"), info=CorpusInfo(examples=tuple(examples)))
+    return Bot(
+        store,
+        embedder,
+        settings=Settings.from_env(index_dir=tmp_path / "index"),
+        info=CorpusInfo(examples=tuple(examples)),
+    )
 
 
 def test_suggestions_embed_the_example_questions_once(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
-    bot = _bot(tmp_path, small_corpus, fake_embedder, examples=("What is a leg cramp?", "How much sleep do adults need?"))
+    bot = _bot(
+        tmp_path, small_corpus, fake_embedder, examples=("What is a leg cramp?", "How much sleep do adults need?")
+    )
     vector = fake_embedder.encode(["cramp"])[0]
     first = bot.suggest(vector)
     before = fake_embedder.texts_encoded
@@ -32,7 +39,9 @@ def test_suggestions_embed_the_example_questions_once(tmp_path: Path, small_corp
     np.testing.assert_allclose(bot._example_vectors, fake_embedder.encode(list(bot.info.examples)))
 
 
-def test_document_text_is_read_from_disk_once_per_document(tmp_path: Path, small_corpus: Path, fake_embedder, monkeypatch) -> None:
+def test_document_text_is_read_from_disk_once_per_document(
+    tmp_path: Path, small_corpus: Path, fake_embedder, monkeypatch
+) -> None:
     bot = _bot(tmp_path, small_corpus, fake_embedder)
     reads = []
     original = Path.read_text
@@ -49,7 +58,9 @@ def test_document_text_is_read_from_disk_once_per_document(tmp_path: Path, small
     assert len(reads) == 1
 
 
-def test_a_new_generation_written_by_another_store_is_seen_at_once(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
+def test_a_new_generation_written_by_another_store_is_seen_at_once(
+    tmp_path: Path, small_corpus: Path, fake_embedder
+) -> None:
     reader = FaissStore(tmp_path / "index")
     writer = FaissStore(tmp_path / "index")
     documents, _ = load_corpus_documents(small_corpus)

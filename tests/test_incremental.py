@@ -24,7 +24,10 @@ def test_rebuild_embeds_only_the_changed_file(small_corpus, tmp_path):
     assert sorted(first.added) == ["cramps.txt", "sleep.md"]
 
     sleep = small_corpus / "sleep.md"
-    sleep.write_text(sleep.read_text(encoding="utf-8") + "\nNaps after three in the afternoon make night sleep worse.\n", encoding="utf-8")
+    sleep.write_text(
+        sleep.read_text(encoding="utf-8") + "\nNaps after three in the afternoon make night sleep worse.\n",
+        encoding="utf-8",
+    )
     before = embedder.texts_encoded
     report = build_corpus(small_corpus, store, embedder)
     assert report.updated == ["sleep.md"] and report.unchanged == ["cramps.txt"]
@@ -47,7 +50,9 @@ def test_new_and_deleted_files_are_the_only_changes(small_corpus, tmp_path):
     store, embedder = FaissStore(tmp_path / "index"), FakeEmbedder()
     build_corpus(small_corpus, store, embedder)
     (small_corpus / "cramps.txt").unlink()
-    (small_corpus / "water.txt").write_text("Drinking water during long exercise prevents dehydration.\n", encoding="utf-8")
+    (small_corpus / "water.txt").write_text(
+        "Drinking water during long exercise prevents dehydration.\n", encoding="utf-8"
+    )
     before = embedder.texts_encoded
     report = build_corpus(small_corpus, store, embedder)
     assert report.added == ["water.txt"] and report.removed == ["cramps.txt"] and report.unchanged == ["sleep.md"]
@@ -62,7 +67,10 @@ def test_title_change_updates_the_record_without_embedding(small_corpus, tmp_pat
     before, calibration = (embedder.texts_encoded, embedder.calls), store.read_manifest().calibration
     report = build_corpus(small_corpus, store, embedder)
     assert report.updated == ["sleep.md"] and report.chunks_embedded == 0
-    assert (embedder.texts_encoded, embedder.calls) == before  # not even the calibration probes: nothing changed for them
+    assert (
+        embedder.texts_encoded,
+        embedder.calls,
+    ) == before  # not even the calibration probes: nothing changed for them
     assert store.read_manifest().calibration == calibration
     assert store.documents()["sleep.md"].title == "Sleep guide"
 
@@ -95,7 +103,11 @@ def test_citations_name_and_open_the_right_document(tmp_path):
     cases = {
         "Do magnesium supplements reduce night cramps?": ("minerals.pdf", "Minerals", "page 2"),
         "How many hours of sleep do adults need each night?": ("sleep.html", "Sleep advice", 'section "Sleep"'),
-        "What is a leg cramp, a sudden painful tightening of the calf?": ("cramps.docx", "Leg cramp leaflet", 'section "Leg cramps"'),
+        "What is a leg cramp, a sudden painful tightening of the calf?": (
+            "cramps.docx",
+            "Leg cramp leaflet",
+            'section "Leg cramps"',
+        ),
         "Why do volcanoes erupt magma?": ("notes.txt", "Notes", "paragraph 1, line 1"),
     }
     for question, (document, title, location) in cases.items():

@@ -35,7 +35,11 @@ def test_plain_text_is_the_file_untouched(tmp_path):
 
 
 def test_markdown_headings_become_chunk_headings(tmp_path):
-    doc = _load(tmp_path, "guide.md", "# Sleep\n\nAdults need seven to nine hours of sleep each night.\n\n## Naps\n\nKeep naps short and early in the day.\n")
+    doc = _load(
+        tmp_path,
+        "guide.md",
+        "# Sleep\n\nAdults need seven to nine hours of sleep each night.\n\n## Naps\n\nKeep naps short and early in the day.\n",
+    )
     headings = {c.text: c.heading for c in chunk_text(doc.text, doc.name)}
     assert headings["Adults need seven to nine hours of sleep each night."] == "Sleep"
     assert headings["Keep naps short and early in the day."] == "Naps"
@@ -43,7 +47,17 @@ def test_markdown_headings_become_chunk_headings(tmp_path):
 
 def test_html_keeps_visible_text_and_headings_only(tmp_path):
     doc = _load(tmp_path, "sleep.html", HTML_PAGE)
-    for hidden in ("SCRIPT TEXT", "STYLE TEXT", "HIDDEN NAV", "INVISIBLE DIV", "NOSCRIPT", "JSON TEXT", "comment", "written", "var secret"):
+    for hidden in (
+        "SCRIPT TEXT",
+        "STYLE TEXT",
+        "HIDDEN NAV",
+        "INVISIBLE DIV",
+        "NOSCRIPT",
+        "JSON TEXT",
+        "comment",
+        "written",
+        "var secret",
+    ):
         assert hidden not in doc.text
     assert doc.text.startswith("# Sleep\n\n")
     assert "\n\n## Naps\n\n" in doc.text
@@ -69,10 +83,12 @@ def test_html_nested_thousands_deep_does_not_overflow(tmp_path):
 
 
 def test_pdf_text_per_page_with_page_offsets(tmp_path):
-    data = make_pdf([["Leg cramps", "A leg cramp is painful. It passes."], [], ["Magnesium helps some people with cramps."]])
+    data = make_pdf(
+        [["Leg cramps", "A leg cramp is painful. It passes."], [], ["Magnesium helps some people with cramps."]]
+    )
     doc = _load(tmp_path, "leaflet.pdf", data)
     assert doc.format == "pdf" and len(doc.pages) == 3 and doc.pages[0] == 0
-    third = doc.text[doc.pages[2]:]
+    third = doc.text[doc.pages[2] :]
     assert third == "Magnesium helps some people with cramps."
     assert "A leg cramp is painful. It passes." in doc.text[: doc.pages[1]]
     # Pages are separated by blank lines, so no chunk spans two pages.
@@ -248,7 +264,9 @@ def test_docx_table_row_is_a_chunk_of_its_own(tmp_path):
     document = docx.Document()
     document.add_heading("Allowances", level=1)
     table = document.add_table(rows=3, cols=3)
-    for r, row in enumerate([("Item", "Rate", "Unit"), ("Mileage rate", "0.30 euros", "per km"), ("Meals", "12 euros", "per day")]):
+    for r, row in enumerate(
+        [("Item", "Rate", "Unit"), ("Mileage rate", "0.30 euros", "per km"), ("Meals", "12 euros", "per day")]
+    ):
         for c, value in enumerate(row):
             table.cell(r, c).text = value
     buffer = io.BytesIO()

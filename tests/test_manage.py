@@ -55,9 +55,13 @@ def test_safe_name_refuses_unusable_names(given):
 def uploads(tmp_path: Path) -> Path:
     folder = tmp_path / "uploads"
     folder.mkdir()
-    (folder / "cramps.txt").write_text("Stretching the calf gently relieves a leg cramp within minutes.\n", encoding="utf-8")
+    (folder / "cramps.txt").write_text(
+        "Stretching the calf gently relieves a leg cramp within minutes.\n", encoding="utf-8"
+    )
     (folder / "sleep.html").write_text(HTML_PAGE, encoding="utf-8")
-    (folder / "leaflet.pdf").write_bytes(make_pdf([["Magnesium helps some people with night cramps."], ["Warm baths relax tight muscles."]]))
+    (folder / "leaflet.pdf").write_bytes(
+        make_pdf([["Magnesium helps some people with night cramps."], ["Warm baths relax tight muscles."]])
+    )
     (folder / "guide.docx").write_bytes(make_docx())
     (folder / "empty.txt").write_bytes(b"")
     (folder / "locked.pdf").write_bytes(make_pdf([["Secret."]], user_password="pw"))

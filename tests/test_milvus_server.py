@@ -124,17 +124,42 @@ def test_two_replicas_answer_while_a_third_process_adds_and_removes_documents(
     common = ["--uri", milvus_server.uri, "--collection", collection, "--done", str(done)]
     replicas = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.milvus_replicas", "replica", *common, "--log", str(tmp_path / f"r{i}.jsonl"),
-             "--max-seconds", "240", "--final", *final],
-            cwd=PROJECT_ROOT, env=_env(),
+            [
+                sys.executable,
+                "-m",
+                "tests.milvus_replicas",
+                "replica",
+                *common,
+                "--log",
+                str(tmp_path / f"r{i}.jsonl"),
+                "--max-seconds",
+                "240",
+                "--final",
+                *final,
+            ],
+            cwd=PROJECT_ROOT,
+            env=_env(),
         )
         for i in range(2)
     ]
     time.sleep(3)  # let the replicas open the index before it changes
     writer = subprocess.run(
-        [sys.executable, "-m", "tests.milvus_replicas", "writer", *common, "--log", str(tmp_path / "w.jsonl"),
-         "--corpus", str(small_corpus), "--rounds", str(rounds)],
-        cwd=PROJECT_ROOT, env=_env(), timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "tests.milvus_replicas",
+            "writer",
+            *common,
+            "--log",
+            str(tmp_path / "w.jsonl"),
+            "--corpus",
+            str(small_corpus),
+            "--rounds",
+            str(rounds),
+        ],
+        cwd=PROJECT_ROOT,
+        env=_env(),
+        timeout=300,
     )
     for process in replicas:
         process.wait(timeout=120)
@@ -159,7 +184,9 @@ def test_two_replicas_answer_while_a_third_process_adds_and_removes_documents(
                 # present at some moment while the question was asked: added before it ended, removed after it began
                 assert added.get(doc, 0) <= entry["t1"] and removed.get(doc, float("inf")) >= entry["t0"], (doc, entry)
         # the questions about each round were answered from that round's document while it was there
-        asked_rounds = {p["document"] for e in during for p in e["answer"]["passages"] if p["document"].startswith("round-")}
+        asked_rounds = {
+            p["document"] for e in during for p in e["answer"]["passages"] if p["document"].startswith("round-")
+        }
         assert asked_rounds, f"replica {i} never quoted a document the writer added"
         zebras, cramps = (e for e in entries if e["phase"] == "final")
         assert zebras["answer"]["passages"][0]["document"] == last  # the newest document, without a restart
@@ -187,7 +214,9 @@ class _KillsServerOnce(FakeEmbedder):
         return vectors
 
 
-def test_server_going_away_mid_question_is_a_clear_message_and_answers_resume(small_corpus: Path, tmp_path: Path) -> None:
+def test_server_going_away_mid_question_is_a_clear_message_and_answers_resume(
+    small_corpus: Path, tmp_path: Path
+) -> None:
     """A second server of its own (its own data folder), so that the shared one is not disturbed."""
     data = tmp_path / "outage-server"
     try:
@@ -228,7 +257,9 @@ def test_server_going_away_mid_question_is_a_clear_message_and_answers_resume(sm
 # ---- what a user sees ------------------------------------------------------------------------
 
 
-def test_a_bot_process_on_the_server_prints_its_answer_and_no_client_noise(milvus_server: MilvusServer, small_corpus: Path) -> None:
+def test_a_bot_process_on_the_server_prints_its_answer_and_no_client_noise(
+    milvus_server: MilvusServer, small_corpus: Path
+) -> None:
     collection = _collection("cli")
     build_corpus(small_corpus, MilvusStore(milvus_server.uri, collection=collection), FakeEmbedder())
     code = (
@@ -238,7 +269,9 @@ def test_a_bot_process_on_the_server_prints_its_answer_and_no_client_noise(milvu
         "bot = Bot(store, FakeEmbedder()); bot.check_index(); store.all_chunks(); "
         "print(bot.ask('What relieves a leg cramp?').passages[0].document)"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "cramps.txt"
     assert "mvccTs" not in run.stderr and "GOAWAY" not in run.stderr, run.stderr
@@ -250,13 +283,16 @@ def test_grpc_core_lines_are_silenced_before_pymilvus_loads(milvus_server: Milvu
     """gRPC core writes below Python's logging; a TLS handshake against the plain-text server makes it
     write a line on demand (GOAWAY too_many_pings goes the same way). The control shows the line exists."""
     code = (
-        "from indexer.stores.milvus_noise import quiet_milvus_client; quiet_milvus_client(); " * quiet
+        "from indexer.stores.milvus_noise import quiet_milvus_client; quiet_milvus_client(); "
+        * quiet
         + "import grpc, pymilvus; "
         f"channel = grpc.secure_channel('127.0.0.1:{milvus_server.port}', grpc.ssl_channel_credentials()); "
         "ready = grpc.channel_ready_future(channel)\n"
         "try: ready.result(timeout=2)\nexcept grpc.FutureTimeoutError: print('no channel')"
     )
     env = {k: v for k, v in _env().items() if k != "GRPC_VERBOSITY"}
-    run = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert run.stdout.strip() == "no channel", run.stderr
     assert ("Handshake failed" in run.stderr) is not quiet, run.stderr

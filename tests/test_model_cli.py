@@ -31,7 +31,9 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
 
 def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
 
 
 def test_second_build_with_nothing_changed_does_no_work(built):

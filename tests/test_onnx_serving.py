@@ -37,7 +37,9 @@ def model_dir() -> Path:
 
 def test_tokenizer_gives_the_ids_sentence_transformers_feeds_the_model(model_dir: Path) -> None:
     """Same ids, mask and padding as the transformers tokenizer called the way sentence-transformers calls it."""
-    transformers = pytest.importorskip("transformers", reason="the reference tokenizer comes with sentence-transformers")
+    transformers = pytest.importorskip(
+        "transformers", reason="the reference tokenizer comes with sentence-transformers"
+    )
     reference = transformers.AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     expected = reference(TEXTS, padding=True, truncation=True, max_length=256)
     encodings = load_tokenizer(model_dir, 256).encode_batch_fast(TEXTS)
@@ -130,11 +132,13 @@ def _imported_modules(importtime_stderr: str) -> set[str]:
 
 
 @pytest.mark.model
-def test_answering_with_the_default_backend_imports_neither_torch_nor_sentence_transformers(tmp_path, small_corpus) -> None:
+def test_answering_with_the_default_backend_imports_neither_torch_nor_sentence_transformers(
+    tmp_path, small_corpus
+) -> None:
     """``python -m bot ask`` on a built index, in a fresh process: ONNX Runtime and tokenizers only."""
     from indexer.build import build_corpus
-    from indexer.stores.faiss import FaissStore
     from indexer.settings import Settings
+    from indexer.stores.faiss import FaissStore
 
     settings = Settings(index_dir=tmp_path / "index", corpus_dir=small_corpus)
     embedder = Embedder(settings.model, backend=settings.backend)  # the default; exports here if this machine never did
@@ -142,8 +146,24 @@ def test_answering_with_the_default_backend_imports_neither_torch_nor_sentence_t
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTEBOT_")}
     env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "bot", "ask", "what helps a leg cramp?", "--index", str(settings.index_dir), "--corpus", str(small_corpus)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "bot",
+            "ask",
+            "what helps a leg cramp?",
+            "--index",
+            str(settings.index_dir),
+            "--corpus",
+            str(small_corpus),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Stretching the calf gently" in proc.stdout

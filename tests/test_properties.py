@@ -31,10 +31,59 @@ from indexer.stores.faiss import FaissStore
 from tests.fakes import FakeEmbedder
 
 TOKENS = [
-    "word", "Cramp", "muscles", "the", "of", "a", "and", "your", "Heat", "stretch", "SECTION",
-    ".", ". ", "! ", "? ", "?", "…", "; ", ": ", ", ", " ", "  ", "\t", "\u00a0", "\u2028", "\x0b", "\x1c",
-    "\n", "\n\n", "\r\n", "\r\n\r\n", "\n \n", "# ", "## Title\n", "\n\n# Heading\n", "· ", "• ",
-    '"', "”", "’", ")", "(", "שלום", "مرحبا بكم", "\u202e", "🙂", "👩‍⚕️", "漢字", "e\u0301", "ß", "A", "Z", "1.",
+    "word",
+    "Cramp",
+    "muscles",
+    "the",
+    "of",
+    "a",
+    "and",
+    "your",
+    "Heat",
+    "stretch",
+    "SECTION",
+    ".",
+    ". ",
+    "! ",
+    "? ",
+    "?",
+    "…",
+    "; ",
+    ": ",
+    ", ",
+    " ",
+    "  ",
+    "\t",
+    "\u00a0",
+    "\u2028",
+    "\x0b",
+    "\x1c",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\r\n\r\n",
+    "\n \n",
+    "# ",
+    "## Title\n",
+    "\n\n# Heading\n",
+    "· ",
+    "• ",
+    '"',
+    "”",
+    "’",
+    ")",
+    "(",
+    "שלום",
+    "مرحبا بكم",
+    "\u202e",
+    "🙂",
+    "👩‍⚕️",
+    "漢字",
+    "e\u0301",
+    "ß",
+    "A",
+    "Z",
+    "1.",
 ]
 document_texts = st.one_of(
     st.lists(st.sampled_from(TOKENS), max_size=150).map("".join),
@@ -61,7 +110,9 @@ def _never_ends_a_window(text: str, sentence) -> bool:
 
 @FAST
 @given(document_texts, chunking_settings)
-@example("Intro paragraph that is long enough to stand.\n\n# Sleep\nAdults need seven hours of sleep.", ChunkingSettings())
+@example(
+    "Intro paragraph that is long enough to stand.\n\n# Sleep\nAdults need seven hours of sleep.", ChunkingSettings()
+)
 @example("Why? " * 3 + "Because it is. " * 10 + "Is it though?", ChunkingSettings(max_sentences=2))
 def test_chunks_are_ordered_exact_slices_covering_the_text_outside_headings(text, config):
     chunks = chunk_text(text, "doc", config)
@@ -89,13 +140,19 @@ def test_chunks_are_ordered_exact_slices_covering_the_text_outside_headings(text
         in_chunk[c.start : c.end] = [True] * (c.end - c.start)
     for s in sentences:
         if not all(in_chunk[s.start : s.end]):
-            assert _never_ends_a_window(text, s), f"sentence in no chunk: {text[s.start:s.end]!r}"
+            assert _never_ends_a_window(text, s), f"sentence in no chunk: {text[s.start : s.end]!r}"
 
 
 @FAST
-@given(st.lists(st.sampled_from(["Plain sentence one.", "Another line here.", "Body text, with a clause; it ends here."]), min_size=1, max_size=4),
-       st.sampled_from(["", " ", "\n", "Lead paragraph of the document.\n\n"]),
-       st.sampled_from(["#", "##", "######"]))
+@given(
+    st.lists(
+        st.sampled_from(["Plain sentence one.", "Another line here.", "Body text, with a clause; it ends here."]),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["", " ", "\n", "Lead paragraph of the document.\n\n"]),
+    st.sampled_from(["#", "##", "######"]),
+)
 def test_a_markdown_heading_line_is_context_never_part_of_a_quote(body, before, hashes):
     text = f"{before}{hashes} Sleep and rest\n" + "\n".join(body) + "\n"
     heading_at = text.index(hashes + " Sleep")
@@ -132,13 +189,18 @@ def bot(tmp_path_factory) -> Bot:
     )
     store = FaissStore(root / "index")
     build_corpus(corpus, store, FakeEmbedder())
-    return Bot(store, FakeEmbedder(), settings=Settings(corpus_dir=corpus, index_dir=root / "index", model="fake-hash-64"))
+    return Bot(
+        store, FakeEmbedder(), settings=Settings(corpus_dir=corpus, index_dir=root / "index", model="fake-hash-64")
+    )
 
 
 any_unicode = st.text(alphabet=st.characters(exclude_categories=()), max_size=300)  # lone surrogates too
 questions = st.one_of(
     any_unicode,
-    st.lists(st.sampled_from(TOKENS + ["leg cramp", "sleep", "calf", "<script>alert(1)</script>", "\x00", "\ud800"]), max_size=40).map("".join),
+    st.lists(
+        st.sampled_from(TOKENS + ["leg cramp", "sleep", "calf", "<script>alert(1)</script>", "\x00", "\ud800"]),
+        max_size=40,
+    ).map("".join),
 )
 # Whatever JSON an API client sends: a string, a number, a list where a count or a list belongs.
 histories = st.one_of(st.none(), st.lists(st.one_of(any_unicode, st.none()), max_size=4), st.integers(), any_unicode)

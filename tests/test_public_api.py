@@ -39,7 +39,12 @@ def test_the_names_the_readme_uses_come_from_the_package_roots():
     from indexer.stores.factory import open_store as factory_open_store
 
     assert Answer is AnswerClass and open_store is factory_open_store
-    assert {Bot.__name__, Passage.__name__, Chunk.__name__, Document.__name__} == {"Bot", "Passage", "Chunk", "Document"}
+    assert {Bot.__name__, Passage.__name__, Chunk.__name__, Document.__name__} == {
+        "Bot",
+        "Passage",
+        "Chunk",
+        "Document",
+    }
     assert Embedder.from_settings(Settings()).name == Settings().model
     assert issubclass(type(open_store("faiss", index_dir=ROOT / "no-such-index")), VectorStore)
 
@@ -51,7 +56,10 @@ def test_an_unknown_name_is_an_attribute_error():
 
 def test_importing_the_package_roots_and_their_classes_loads_nothing_heavy():
     assert _imported_after("import bot, indexer") == []
-    assert _imported_after(
-        "from bot import Bot, Answer, Passage\n"
-        "from indexer import Settings, Embedder, open_store, build_corpus, add_files, Chunk, Document"
-    ) == []
+    assert (
+        _imported_after(
+            "from bot import Bot, Answer, Passage\n"
+            "from indexer import Settings, Embedder, open_store, build_corpus, add_files, Chunk, Document"
+        )
+        == []
+    )

@@ -18,7 +18,9 @@ SUBCOMMANDS = {
     "bot": ("ask", "eval"),
     "quotebot": ("serve", "ask", "eval", "build", "add", "remove", "list"),
 }
-_INVOCATION = re.compile(r"(?:python (?:-m (?P<module>[\w.]+)|(?P<app>app\.py))|(?P<quotebot>quotebot)(?= ))(?P<rest>[^`\n]*)")
+_INVOCATION = re.compile(
+    r"(?:python (?:-m (?P<module>[\w.]+)|(?P<app>app\.py))|(?P<quotebot>quotebot)(?= ))(?P<rest>[^`\n]*)"
+)
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
@@ -91,8 +93,12 @@ def _section(title: str) -> str:
 
 
 def test_every_flag_of_the_configuration_tables_is_a_flag_of_every_command():
-    rows = [line for title in ("Configuration", "Your own documents", "Beyond one machine: Milvus")
-            for line in _section(title).splitlines() if line.startswith("|")]
+    rows = [
+        line
+        for title in ("Configuration", "Your own documents", "Beyond one machine: Milvus")
+        for line in _section(title).splitlines()
+        if line.startswith("|")
+    ]
     flags = {flag for row in rows for flag in _FLAG.findall(row)}
     assert {"--corpus", "--index", "--k", "--backend", "--max-file-mb", "--read-only", "--store", "--uri"} <= flags
     for module, sub in [("indexer", "build"), ("indexer", "add"), ("bot", "ask"), ("bot", "eval"), ("app.py", "")]:

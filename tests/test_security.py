@@ -44,8 +44,13 @@ def served(tmp_path_factory):
         encoding="utf-8",
     )
     settings = Settings(
-        corpus_dir=corpus, index_dir=root / "index", feedback_path=root / "feedback" / "feedback.jsonl",
-        port=free_port(), max_upload_mb=1, max_upload_files=MAX_FILES, max_question_chars=200,
+        corpus_dir=corpus,
+        index_dir=root / "index",
+        feedback_path=root / "feedback" / "feedback.jsonl",
+        port=free_port(),
+        max_upload_mb=1,
+        max_upload_files=MAX_FILES,
+        max_question_chars=200,
     )
     settings.feedback_path.parent.mkdir()
     settings.feedback_path.write_text(json.dumps({"question": SECRET}) + "\n", encoding="utf-8")
@@ -108,7 +113,9 @@ def test_file_routes_serve_nothing_outside_the_upload_folder(served, route):
 def test_uploaded_file_is_served_back_and_its_name_cannot_climb_out(served):
     """The positive control for the refusals above: the route works, for uploads only."""
     url, _, uploads = served
-    response = httpx.post(f"{url}/gradio_api/upload", files={"files": ("../../escape.txt", b"uploaded bytes")}, timeout=30)
+    response = httpx.post(
+        f"{url}/gradio_api/upload", files={"files": ("../../escape.txt", b"uploaded bytes")}, timeout=30
+    )
     assert response.status_code == 200
     (saved,) = response.json()
     assert Path(saved).resolve().is_relative_to(uploads.resolve()) and Path(saved).name == "escape.txt"
@@ -134,13 +141,19 @@ def test_chunked_upload_with_too_many_files_is_refused_while_it_streams(served):
     """No Content-Length to check up front: the files are counted as the body arrives."""
     url, _, uploads = served
     request = httpx.Request(
-        "POST", f"{url}/gradio_api/upload",
+        "POST",
+        f"{url}/gradio_api/upload",
         files=[("files", (f"doc{i}.txt", b"x" * 1000)) for i in range(ROUTE_FILES + 1)],
     )
     body = request.read()
     headers = {"content-type": request.headers["content-type"]}
     before = _upload_folder_files(uploads)
-    chunked = httpx.post(f"{url}/gradio_api/upload", content=iter([body[i : i + 700] for i in range(0, len(body), 700)]), headers=headers, timeout=30)
+    chunked = httpx.post(
+        f"{url}/gradio_api/upload",
+        content=iter([body[i : i + 700] for i in range(0, len(body), 700)]),
+        headers=headers,
+        timeout=30,
+    )
     assert chunked.status_code == 413
     assert _upload_folder_files(uploads) == before
 
@@ -167,7 +180,9 @@ def test_oversized_api_request_is_refused_and_the_app_keeps_answering(served):
     assert httpx.post(f"{url}/gradio_api/call/ask", json=huge, timeout=30).status_code == 413
     data = json.dumps(huge).encode()
     stream = iter([data[i : i + 65536] for i in range(0, len(data), 65536)])
-    refused = httpx.post(f"{url}/gradio_api/queue/join", content=stream, headers={"content-type": "application/json"}, timeout=30)
+    refused = httpx.post(
+        f"{url}/gradio_api/queue/join", content=stream, headers={"content-type": "application/json"}, timeout=30
+    )
     assert refused.status_code == 413
     answer = Client(url + "/", verbose=False).predict("What is a leg cramp?", api_name="/ask")
     assert not answer["abstained"] and answer["passages"]
@@ -196,10 +211,14 @@ def locked(tmp_path_factory):
     root = tmp_path_factory.mktemp("locked")
     corpus = root / "corpus"
     corpus.mkdir()
-    (corpus / "cramps.txt").write_text("A leg cramp is a sudden painful tightening of the calf muscle.\n", encoding="utf-8")
+    (corpus / "cramps.txt").write_text(
+        "A leg cramp is a sudden painful tightening of the calf muscle.\n", encoding="utf-8"
+    )
     (corpus / "corpus.toml").write_text(f'title = "{LOCKED_TITLE}"\n', encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=root / "index", feedback_path=root / "fb.jsonl", port=free_port())
-    blocks, url = serve_in_process(settings, FakeEmbedder(), auth=guards.load_auth({"QUOTEBOT_AUTH": "reader:correct horse"}))
+    blocks, url = serve_in_process(
+        settings, FakeEmbedder(), auth=guards.load_auth({"QUOTEBOT_AUTH": "reader:correct horse"})
+    )
     yield url, settings
     blocks.close()
 
@@ -213,7 +232,11 @@ def test_without_login_every_api_route_refuses(locked):
         ("GET", "/gradio_api/openapi.json", {}),
         ("POST", "/gradio_api/call/ask", {"json": {"data": ["What is a leg cramp?", 3, []]}}),
         ("GET", "/gradio_api/call/ask/some-event", {}),
-        ("POST", "/gradio_api/queue/join", {"json": {"data": ["What is a leg cramp?", 3, []], "fn_index": 0, "session_hash": "x"}}),
+        (
+            "POST",
+            "/gradio_api/queue/join",
+            {"json": {"data": ["What is a leg cramp?", 3, []], "fn_index": 0, "session_hash": "x"}},
+        ),
         ("GET", "/gradio_api/queue/data?session_hash=x", {}),
         ("POST", "/gradio_api/upload", {"files": {"files": ("a.txt", b"x")}}),
         ("GET", f"/gradio_api/file={settings.corpus_dir / 'cramps.txt'}", {}),
@@ -252,14 +275,18 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
-@pytest.mark.parametrize("question", ["<script>alert('x')</script> leg cramp", "leg cramp <img src=x onerror=alert(1)>"])
+@pytest.mark.parametrize(
+    "question", ["<script>alert('x')</script> leg cramp", "leg cramp <img src=x onerror=alert(1)>"]
+)
 def test_markup_in_a_question_is_shown_as_text(tmp_path, small_corpus, question):
     from indexer.build import build_corpus
     from indexer.stores.faiss import FaissStore
 
     build_corpus(small_corpus, FaissStore(tmp_path / "index"), FakeEmbedder())
     settings = Settings(corpus_dir=small_corpus, index_dir=tmp_path / "index", feedback_path=tmp_path / "fb.jsonl")
-    page = handlers.Page(Bot.load(settings, embedder=FakeEmbedder()), settings, feedback.FeedbackLog(settings.feedback_path))
+    page = handlers.Page(
+        Bot.load(settings, embedder=FakeEmbedder()), settings, feedback.FeedbackLog(settings.feedback_path)
+    )
     html, turns, _ = page.on_submit(question, 3, [])
     parsed = _Tags()
     parsed.feed(html)

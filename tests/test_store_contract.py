@@ -30,8 +30,11 @@ def test_the_contract_and_the_factory_import_no_backend():
 def test_an_unknown_index_type_is_refused_by_every_store_with_the_same_list():
     assert check_index_type("hnsw") == "hnsw"
     messages = []
-    for make in (lambda: check_index_type("hnws"), lambda: MilvusStore("x.db", index_type="hnws"),
-                 lambda: build_faiss_index(__import__("numpy").ones((2, 4), "float32"), "hnws")):
+    for make in (
+        lambda: check_index_type("hnws"),
+        lambda: MilvusStore("x.db", index_type="hnws"),
+        lambda: build_faiss_index(__import__("numpy").ones((2, 4), "float32"), "hnws"),
+    ):
         with pytest.raises(ValueError) as err:
             make()
         messages.append(str(err.value))

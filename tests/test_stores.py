@@ -134,7 +134,8 @@ def test_incremental_add_change_remove_equal_a_fresh_build(make_store, tmp_path:
             assert_same_ranking(updated, rebuilt, f"{step}: {question}")
 
     (corpus / "heat.txt").write_text(
-        "Heat Therapy\n\nA warm towel on the calf relaxes a cramped muscle. Heat also helps stiff backs.\n", encoding="utf-8"
+        "Heat Therapy\n\nA warm towel on the calf relaxes a cramped muscle. Heat also helps stiff backs.\n",
+        encoding="utf-8",
     )
     embedder = FakeEmbedder()
     report = build_corpus(corpus, store, embedder)
@@ -144,7 +145,8 @@ def test_incremental_add_change_remove_equal_a_fresh_build(make_store, tmp_path:
     check_against_fresh_build("add")
 
     (corpus / "sleep.md").write_text(
-        "# Sleep\n\nTeenagers need eight to ten hours of sleep each night. Screens before bed delay sleep.\n", encoding="utf-8"
+        "# Sleep\n\nTeenagers need eight to ten hours of sleep each night. Screens before bed delay sleep.\n",
+        encoding="utf-8",
     )
     report = build_corpus(corpus, store, FakeEmbedder())
     assert report.updated == ["sleep.md"]
@@ -178,7 +180,9 @@ def test_index_type_follows_collection_size(make_store, small_corpus: Path, monk
     assert store.read_manifest().index_type == "flat"
     monkeypatch.setattr("indexer.stores.faiss.EXACT_BELOW", store.count() + 1)
     monkeypatch.setattr("indexer.stores.milvus.EXACT_BELOW", store.count() + 1)
-    (small_corpus / "more.txt").write_text("Magnesium rich foods include nuts and spinach. Bananas add potassium.\n", encoding="utf-8")
+    (small_corpus / "more.txt").write_text(
+        "Magnesium rich foods include nuts and spinach. Bananas add potassium.\n", encoding="utf-8"
+    )
     build_corpus(small_corpus, store, FakeEmbedder())
     approximate = choose_index_type(store.count() + 1) if make_store.kind == "faiss" else "hnsw"
     assert approximate != "flat"
@@ -244,7 +248,9 @@ def _document(name: str, sentences: list[str], embedder: FakeEmbedder) -> NewDoc
 
 
 @pytest.mark.slow  # a Milvus Lite database
-def test_milvus_interrupted_apply_leaves_the_previous_index_whole(milvus_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_milvus_interrupted_apply_leaves_the_previous_index_whole(
+    milvus_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     embedder = FakeEmbedder()
     collection = f"t{uuid.uuid4().hex[:12]}_crash"
     writer = MilvusStore(milvus_uri, collection=collection)
@@ -359,7 +365,10 @@ def test_vectors_come_back_for_chunk_ids_in_the_order_asked(milvus_uri: str, sma
 @pytest.mark.slow  # a Milvus Lite database
 def test_milvus_drop_removes_only_its_own_collections(milvus_uri: str, small_corpus: Path) -> None:
     prefix = f"t{uuid.uuid4().hex[:12]}"
-    store, neighbour = MilvusStore(milvus_uri, collection=f"{prefix}_a"), MilvusStore(milvus_uri, collection=f"{prefix}_b")
+    store, neighbour = (
+        MilvusStore(milvus_uri, collection=f"{prefix}_a"),
+        MilvusStore(milvus_uri, collection=f"{prefix}_b"),
+    )
     for s in (store, neighbour):
         build_corpus(small_corpus, s, FakeEmbedder())
     store.drop()

@@ -56,7 +56,9 @@ def test_search_runs_on_the_gpu_only_when_the_model_does():
     assert search_device_for(None) == ("cuda" if torch.cuda.is_available() else None)
 
 
-@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs a CUDA GPU (fp16 search on the device)")
+@pytest.mark.skipif(
+    "not __import__('torch').cuda.is_available()", reason="needs a CUDA GPU (fp16 search on the device)"
+)
 def test_fp16_search_on_the_gpu_finds_the_exact_neighbours():
     corpus, queries = _unit_vectors(20000, 384, 5), _unit_vectors(50, 384, 6)
     _, want = _faiss_flat(corpus, queries, 10)

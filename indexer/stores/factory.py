@@ -35,6 +35,8 @@ def open_store(
         from .milvus import MilvusStore
 
         if not uri:
-            raise ValueError("the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)")
+            raise ValueError(
+                "the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)"
+            )
         return MilvusStore(uri, index_type=index_type)
     raise ValueError(f"unknown store {kind!r}: use 'faiss' or 'milvus'")

@@ -55,7 +55,14 @@ from .base import (
     text_key,
 )
 
-__all__ = ["FaissStore", "build_faiss_index", "choose_index_type", "faiss_read_flags", "manifest_checksum", "EXACT_BELOW"]
+__all__ = [
+    "FaissStore",
+    "build_faiss_index",
+    "choose_index_type",
+    "faiss_read_flags",
+    "manifest_checksum",
+    "EXACT_BELOW",
+]
 
 # Below this many vectors exact search is both fast enough and exact: its median single-query time
 # reaches 5 ms at about 60k passages on the reference CPU (docs/performance.md).
@@ -120,7 +127,9 @@ def build_faiss_index(vectors: np.ndarray, index_type: str):
         nlist = max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
         quantizer = faiss.IndexFlatIP(dim)
         if index_type == "ivf-sq8":
-            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
         else:
             m = next(m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
             index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
@@ -218,7 +227,9 @@ class FaissStore(VectorStore):
             try:
                 name = self._current_name()
                 if name is None and self._gen is not None:
-                    raise IndexMissing(f"the index folder {self.index_dir} has lost its CURRENT pointer; {self._hint()}")
+                    raise IndexMissing(
+                        f"the index folder {self.index_dir} has lost its CURRENT pointer; {self._hint()}"
+                    )
                 if name is None:
                     return None
                 if name != self._gen_name or self._gen is None:
@@ -332,7 +343,9 @@ class FaissStore(VectorStore):
     def _require(self) -> _Generation:
         gen = self._load()
         if gen is None:
-            raise IndexMissing(f"there is no index at {self.index_dir}; build it with: python -m indexer build --index {self.index_dir}")
+            raise IndexMissing(
+                f"there is no index at {self.index_dir}; build it with: python -m indexer build --index {self.index_dir}"
+            )
         return gen
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
@@ -407,11 +420,11 @@ class FaissStore(VectorStore):
         with self._lock:
             current = self._load(strict=True)
             drop = set(remove) | {doc.record.name for doc in add}
-            keep_rows = (
-                [i for i, c in enumerate(current.chunks) if c.doc not in drop] if current is not None else []
-            )
+            keep_rows = [i for i, c in enumerate(current.chunks) if c.doc not in drop] if current is not None else []
             chunks = [current.chunks[i] for i in keep_rows] if current is not None else []
-            parts = [np.asarray(current.vectors[keep_rows], dtype=np.float32)] if current is not None and keep_rows else []
+            parts = (
+                [np.asarray(current.vectors[keep_rows], dtype=np.float32)] if current is not None and keep_rows else []
+            )
             for doc in add:
                 if len(doc.chunks) != len(doc.vectors):
                     raise ValueError(f"{doc.record.name}: {len(doc.chunks)} chunks but {len(doc.vectors)} vectors")
@@ -550,5 +563,3 @@ def _crc32(path: Path) -> int:
         while block := handle.read(1 << 22):
             value = zlib.crc32(block, value)
     return value
-
-

@@ -56,8 +56,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .milvus_noise import quiet_milvus_client
-
 from ..chunking import Chunk
 from .base import (
     FORMAT_VERSION,
@@ -76,6 +74,7 @@ from .base import (
     rank_hits,
     text_key,
 )
+from .milvus_noise import quiet_milvus_client
 
 __all__ = ["MilvusStore", "MilvusStoreError", "TOKEN_ENV", "is_local_uri"]
 
@@ -97,7 +96,6 @@ _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
 _CHUNK_FIELDS = ["chunk_id", "doc", "gen", "start", "end", "text", "heading", "block", "sentences"]
 
 
-
 # Exact search below this many rows, HNSW above: Milvus's own trade-off, measured in docs/scale-out.md
 # (FAISS switches earlier, to IVF-SQ8, see stores.faiss.EXACT_BELOW).
 EXACT_BELOW = 100_000
@@ -107,6 +105,7 @@ def choose_milvus_index_type(n: int, requested: str = "auto") -> str:
     if requested != "auto":
         return requested
     return "flat" if n < EXACT_BELOW else "hnsw"
+
 
 class MilvusStoreError(IndexProblem):
     """Milvus could not be reached or refused a request; the message says which and what to do."""
@@ -147,13 +146,19 @@ class MilvusStore(VectorStore):
         timeout: float = 30.0,
     ) -> None:
         if not uri:
-            raise ValueError("the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)")
+            raise ValueError(
+                "the Milvus store needs --uri (a local file such as index/milvus.db, or http://host:19530)"
+            )
         if not _COLLECTION_NAME.match(collection):
-            raise ValueError(f"collection name {collection!r} must be letters, digits and underscores, not starting with a digit")
+            raise ValueError(
+                f"collection name {collection!r} must be letters, digits and underscores, not starting with a digit"
+            )
         check_index_type(index_type)
         self.local = is_local_uri(uri)
         if self.local and not uri.endswith(".db"):
-            raise ValueError(f"a Milvus Lite database is a local path ending in .db (e.g. index/milvus.db), not {uri!r}")
+            raise ValueError(
+                f"a Milvus Lite database is a local path ending in .db (e.g. index/milvus.db), not {uri!r}"
+            )
         if self.local and index_type == "ivf-pq":
             raise ValueError("Milvus Lite has no product-quantization index; use --index-type ivf-sq8 or hnsw")
         self.uri = uri
@@ -280,7 +285,9 @@ class MilvusStore(VectorStore):
             head = json.loads(rows[0]["value"])
             gen, chunks, parts, digest = int(head["gen"]), str(head["chunks"]), int(head["parts"]), str(head["sha256"])
         except (ValueError, KeyError, TypeError) as err:
-            raise IndexCorrupt(f"the index head in {self.describe()} is damaged ({err}); {self.rebuild_command()}") from err
+            raise IndexCorrupt(
+                f"the index head in {self.describe()} is damaged ({err}); {self.rebuild_command()}"
+            ) from err
         if head.get("format") != FORMAT_VERSION:
             raise IndexCorrupt(
                 f"{self.describe()} holds index format {head.get('format')}, this version reads {FORMAT_VERSION}; "
@@ -291,7 +298,9 @@ class MilvusStore(VectorStore):
             return cached
         payload = self._read_parts("manifest", str(gen), parts)
         if payload is None or hashlib.sha256(payload.encode("utf-8")).hexdigest() != digest:
-            raise IndexCorrupt(f"the manifest of generation {gen} in {self.describe()} is incomplete; {self.rebuild_command()}")
+            raise IndexCorrupt(
+                f"the manifest of generation {gen} in {self.describe()} is incomplete; {self.rebuild_command()}"
+            )
         data = json.loads(payload)
         state = _State(
             gen=gen,
@@ -301,7 +310,9 @@ class MilvusStore(VectorStore):
             texts={name: (key, int(n)) for name, (key, n) in data["texts"].items()},
         )
         if state.manifest.format_version != FORMAT_VERSION:
-            raise IndexCorrupt(f"{self.describe()} has manifest format {state.manifest.format_version}; {self.rebuild_command()}")
+            raise IndexCorrupt(
+                f"{self.describe()} has manifest format {state.manifest.format_version}; {self.rebuild_command()}"
+            )
         self._state = state
         return state
 
@@ -443,7 +454,10 @@ class MilvusStore(VectorStore):
         with self._calls("read the chunks"):
             self._ensure_loaded(state.chunks)
             iterator = client.query_iterator(
-                state.chunks, batch_size=2_000, filter=f"gen <= {state.gen}", output_fields=_CHUNK_FIELDS,
+                state.chunks,
+                batch_size=2_000,
+                filter=f"gen <= {state.gen}",
+                output_fields=_CHUNK_FIELDS,
                 timeout=self.timeout,
             )
             try:
@@ -694,7 +708,9 @@ def _truncate_bytes(text: str, limit: int) -> str:
 
 def _quote(value: str) -> str:
     """A Milvus filter string literal (double quotes, C-style escapes)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    )
     return f'"{escaped}"'
 
 
@@ -703,4 +719,6 @@ def _redact(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.password is None:
         return uri
-    return parts._replace(netloc=f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")).geturl()
+    return parts._replace(
+        netloc=f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    ).geturl()
