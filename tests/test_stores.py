@@ -117,6 +117,20 @@ def test_long_and_non_ascii_texts_round_trip(make_store, tmp_path: Path) -> None
         assert stored[chunk.start : chunk.end] == chunk.text
 
 
+def test_a_crlf_text_read_back_from_disk_is_the_text_that_was_indexed(tmp_path: Path) -> None:
+    """Windows line ends survive the FAISS store's text files: quotes stay slices after a restart."""
+    corpus = tmp_path / "crlf"
+    corpus.mkdir()
+    text = "Walden\r\n\r\nI went to the woods because I wished to live\r\ndeliberately. I wished to front only the\r\nessential facts of life.\r\n"
+    (corpus / "walden.txt").write_bytes(text.encode("utf-8"))
+    build_corpus(corpus, FaissStore(tmp_path / "index"), FakeEmbedder())
+    reopened = FaissStore(tmp_path / "index")  # a new process's view: nothing cached
+    stored = reopened.document_text("walden.txt")
+    assert stored == text
+    chunks = reopened.all_chunks()
+    assert chunks and all(stored[c.start : c.end] == c.text for c in chunks)
+
+
 @pytest.mark.parametrize("make_store", STORES, indirect=True)
 def test_incremental_add_change_remove_equal_a_fresh_build(make_store, tmp_path: Path, small_corpus: Path) -> None:
     corpus = _copy_corpus(small_corpus, tmp_path / "live")

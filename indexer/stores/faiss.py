@@ -389,7 +389,7 @@ class FaissStore(VectorStore):
             return cached
         path = self.index_dir / "texts" / f"{key}.txt"
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")  # as written: read_text would turn "\r\n" into "\n"
         except (OSError, UnicodeDecodeError) as err:
             raise IndexCorrupt(f"the stored text of {name} is missing or unreadable ({path}); {self._hint()}") from err
         if name not in gen.verified:  # the promise, checked once per generation: quotes are slices of this text
