@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 ABSTAIN_MESSAGE = "The source text doesn't cover this."
+# How a paragraph ends when it announces the next one, whose text is its answer (``expand_span``).
+ANNOUNCING_ENDS = (":", "?")
 
 
 @dataclass(frozen=True)
@@ -304,9 +306,10 @@ def expand_span(
     needs a little context around it. Growth alternates after/before, never
     leaves the paragraph, never crosses a snippet boundary (text the source cut
     off) and never runs into a span already ``taken``. One exception, when
-    ``text`` is given: a paragraph that ends in a colon announces the next one
-    ("use the following SELECT command:", "For example:"), and the matched lead-in
-    is no answer without it, so growth may go on into the paragraph right after.
+    ``text`` is given: a paragraph that ends in a colon or a question announces the
+    next one ("use the following SELECT command:", "For example:", a FAQ's "How do I
+    search compressed files?"), and the matched lead-in is no answer without it, so
+    growth may go on into the paragraph right after.
     """
     inside = [i for i, s in enumerate(sentences) if s.start >= start and s.end <= end]
     if not inside:
@@ -321,7 +324,7 @@ def expand_span(
         if s.block in blocks:
             return True
         last = sentences[i - 1] if i > 0 else None
-        announces = last is not None and i == hi + 1 and text[last.start : last.end].rstrip().endswith(":")
+        announces = last is not None and i == hi + 1 and _ends_with(text[last.start : last.end], ANNOUNCING_ENDS)
         return announces and s.block == last.block + 1
 
     def joins(i: int) -> bool:
@@ -346,6 +349,16 @@ def expand_span(
                     grew = True
                     break
     return min(start, sentences[lo].start), max(end, sentences[hi].end)
+
+
+# What may follow a sentence's last mark: closing quotes and brackets, and markup tags kept as
+# text (a Markdown FAQ's ``<h3 name="x">How do I ...?</h3>``).
+_TRAILING = re.compile(r"(?:\s|[\"'”’)\]]|</?[A-Za-z][^<>]*>)+$")
+
+
+def _ends_with(sentence: str, marks: tuple[str, ...]) -> bool:
+    """Whether ``sentence`` ends in one of ``marks``, closing quotes, brackets and tags aside."""
+    return _TRAILING.sub("", sentence).endswith(marks)
 
 
 def best_sentence(chunk: Chunk, sentence_scores: np.ndarray) -> Highlight:

@@ -149,3 +149,29 @@ def test_a_paragraph_that_ends_in_a_colon_grows_into_the_one_it_announces():
         plain.start,
         plain.end,
     )  # no colon, no crossing
+
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I search compressed files?", '<h3 name="zip">\nHow do I search compressed files?\n</h3>'],
+    ids=["plain", "kept in its markup tags"],
+)
+def test_a_paragraph_that_is_a_question_grows_into_its_answer(question):
+    """A FAQ's question line matches the question; its answer is the paragraph after it."""
+    text = (
+        f"{question}\n\n"
+        "Use the -z/--search-zip flag to search gzip, xz and bzip2 files.\n\n"
+        "<h3>\nLicence\n</h3>\n\n"
+        "An unrelated paragraph that must stay out of the quote.\n"
+    )
+    sentences = split_sentences(text)
+    asked = next(s for s in sentences if "compressed" in text[s.start : s.end])
+    start, end = expand_span(sentences, asked.start, asked.end, 400, text=text)
+    assert text[start:end].endswith("bzip2 files.")
+    assert "Licence" not in text[start:end]  # one paragraph forward, not two
+    answer = next(s for s in sentences if text[s.start : s.end].startswith("Use the"))
+    assert expand_span(sentences, answer.start, answer.end, 400, text=text) == (answer.start, answer.end)
+    licence = next(s for s in sentences if "Licence" in text[s.start : s.end])
+    assert expand_span(sentences, licence.start, licence.end, 400, text=text) == (licence.start, licence.end)
+    assert expand_span(sentences, asked.start, asked.end, 40, text=text) == (asked.start, asked.end)  # over budget
