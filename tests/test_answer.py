@@ -151,7 +151,6 @@ def test_a_paragraph_that_ends_in_a_colon_grows_into_the_one_it_announces():
     )  # no colon, no crossing
 
 
-
 @pytest.mark.parametrize(
     "question",
     ["How do I search compressed files?", '<h3 name="zip">\nHow do I search compressed files?\n</h3>'],

@@ -44,14 +44,14 @@ def test_document_text_is_read_from_disk_once_per_document(
 ) -> None:
     bot = _bot(tmp_path, small_corpus, fake_embedder)
     reads = []
-    original = Path.read_text
+    original = Path.read_bytes  # the store reads stored texts as bytes, so CRLF stays CRLF
 
     def counting(self, *args, **kwargs):
         if self.parent.name == "texts":
             reads.append(self.name)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", counting)
+    monkeypatch.setattr(Path, "read_bytes", counting)
     first = bot.store.document_text("cramps.txt")
     second = bot.store.document_text("cramps.txt")
     assert first == second == (small_corpus / "cramps.txt").read_text(encoding="utf-8")
