@@ -33,9 +33,12 @@ STORES = [
 QUESTIONS = [json.loads(line)["q"] for line in (PROJECT_ROOT / "eval" / "muscle_spasms.jsonl").open(encoding="utf-8")]
 
 
-@pytest.fixture(scope="session")
-def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("milvus") / "shared.db")
+@pytest.fixture
+def milvus_uri(tmp_path: Path) -> str:
+    """A Milvus Lite database of the test's own. A session-wide one stopped accepting connections
+    (pymilvus: "Fail connecting to server on 127.0.0.1:PORT") after the real-server tests had run
+    between two uses of it; not yet explained, see the closing note of session 3."""
+    return str(tmp_path / "lite.db")
 
 
 @pytest.fixture
