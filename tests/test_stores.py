@@ -319,6 +319,20 @@ def test_milvus_reader_follows_a_commit_made_by_another_process(milvus_uri: str)
     assert replica.document_text("a.txt") == new.text
 
 
+def test_a_raw_grpc_error_from_milvus_becomes_the_store_error_the_bot_handles() -> None:
+    """A query iterator that times out raises gRPC's own error, not pymilvus'; Bot.ask must still not raise."""
+    import grpc
+
+    class DeadlineExceeded(grpc.RpcError):
+        def details(self) -> str:
+            return "Deadline Exceeded"
+
+    store = MilvusStore("http://127.0.0.1:9", collection="quotebot", timeout=5)
+    with pytest.raises(MilvusStoreError, match="failed to read the chunks \\(Deadline Exceeded\\)"):
+        with store._calls("read the chunks"):
+            raise DeadlineExceeded()
+
+
 def test_milvus_unreachable_server_says_so() -> None:
     store = MilvusStore("http://127.0.0.1:9", collection="quotebot", timeout=5)
     with pytest.raises(MilvusStoreError, match="cannot reach Milvus at http://127.0.0.1:9"):

@@ -107,6 +107,12 @@ def choose_milvus_index_type(n: int, requested: str = "auto") -> str:
     return "flat" if n < EXACT_BELOW else "hnsw"
 
 
+def _rpc_detail(err: Exception) -> str:
+    """What a raw gRPC error says ("Deadline Exceeded"), or its text when it has no details."""
+    details = getattr(err, "details", None)
+    return str(details() if callable(details) else err)
+
+
 class MilvusStoreError(IndexProblem):
     """Milvus could not be reached or refused a request; the message says which and what to do."""
 
@@ -228,13 +234,15 @@ class MilvusStore(VectorStore):
     @contextmanager
     def _calls(self, what: str) -> Iterator[None]:
         """Turn pymilvus' exceptions into one error type that says where and what to do."""
+        import grpc
         from pymilvus.exceptions import MilvusException
 
         try:
             yield
-        except MilvusException as err:
+        except (MilvusException, grpc.RpcError) as err:  # an iterator's call can raise gRPC's own error
+            detail = err.message if isinstance(err, MilvusException) else _rpc_detail(err)
             raise MilvusStoreError(
-                f"Milvus at {_redact(self.uri)} failed to {what} ({err.message}); check that the server is up "
+                f"Milvus at {_redact(self.uri)} failed to {what} ({detail}); check that the server is up "
                 f"and the collections {self.collection}_* are intact, or rebuild with: {self.rebuild_command()}"
             ) from err
 
