@@ -23,7 +23,7 @@ from indexer.chunking import ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
-from indexer.store import IndexError_, IndexMismatch, IndexMissing, Manifest, VectorStore, open_store
+from indexer.stores import IndexMismatch, IndexMissing, IndexProblem, Manifest, VectorStore, open_store
 from indexer.torch_search import search_device_for
 
 from .answer import Answer, SourceText, compose
@@ -108,7 +108,7 @@ class Bot:
         """
         settings = settings or Settings.from_env()
         store = store or open_settings_store(settings)
-        embedder = embedder or Embedder(settings.model, device=settings.device, backend=settings.backend)
+        embedder = embedder or Embedder.from_settings(settings)
         try:
             info = load_corpus_info(Path(settings.corpus_dir))
         except DocumentError:
@@ -139,8 +139,7 @@ class Bot:
 
     def refresh(self) -> None:
         """Pick up an index that another process changed (documents added or removed)."""
-        if hasattr(self.store, "reload"):
-            self.store.reload()
+        self.store.reload()  # part of the contract: a no-op for stores that read afresh on every call
         self.changed()
 
     def changed(self) -> None:
@@ -181,12 +180,12 @@ class Bot:
         """
         try:
             return self._ask_newest(question, history, k, documents)
-        except IndexError_:  # a text gone with a replaced generation, a damaged one: once more, on the newest
+        except IndexProblem:  # a text gone with a replaced generation, a damaged one: once more, on the newest
             pass
         try:
             self._gate.invalidate()  # texts, sentences and manifest may belong to the generation read before
             return self._ask_newest(question, history, k, documents)
-        except IndexError_ as err:
+        except IndexProblem as err:
             log.error("cannot answer from the index: %s", err)
             message = "Sorry, the documents cannot be read right now, so I cannot answer. Please try again later."
             return Answer(

@@ -22,7 +22,7 @@ import numpy as np
 
 from indexer.chunking import Chunk
 from indexer.embedding import TextEmbedder
-from indexer.store import VectorStore
+from indexer.stores import VectorStore
 
 __all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize", "defined_term", "defines", "is_follow_up"]
 

@@ -15,7 +15,7 @@ from indexer.pdf import (
     join_lines,
     running_lines,
 )
-from indexer.store import DocumentRecord
+from indexer.stores import DocumentRecord
 from tests.docfixtures import BOOK_PAGES, make_book_pdf, make_pdf
 
 
@@ -184,8 +184,8 @@ def test_a_web_address_broken_at_a_line_end_is_joined():
 def test_an_answer_from_an_indexed_book_cites_the_printed_page(tmp_path):
     from bot.bot import Bot
     from indexer.build import build_corpus
-    from indexer.faiss_store import FaissStore
     from indexer.settings import Settings
+    from indexer.stores.faiss import FaissStore
     from tests.fakes import FakeEmbedder
 
     corpus = tmp_path / "corpus"
