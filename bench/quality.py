@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sets = discover_sets(only=[s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else ())
     args.cache.mkdir(parents=True, exist_ok=True)
-    embedder = CachingEmbedder(Embedder(args.model, backend=args.backend))
+    embedder = CachingEmbedder(Embedder(args.model, backend=args.backend), memo_dir=args.cache, backend=args.backend)
     out = run(sets, embedder, args.cache, args.backend, lambda line: print(line, file=sys.stderr, flush=True))
     print(table(out["results"]))
     if out["follow_ups"]:
