@@ -6,8 +6,9 @@ can prove every quote is verbatim.
 
 The splitting follows the document's own structure, coarsest first:
 
-1. blocks separated by blank lines (paragraphs); a short single-line block with
-   no closing punctuation, or a Markdown ``#`` line, is a *heading*; a fenced code
+1. blocks separated by blank lines (paragraphs); a Markdown ``#`` line, an HTML
+   ``<hN>`` element, or a short single line that does not read as a sentence (no
+   closing punctuation, no lower-case start, no web address) is a *heading*; a fenced code
    block (```` ``` ```` ... ```` ``` ````) is one block whatever it holds (blank lines,
    ``# comment`` lines), its fence lines never quoted; a block whose every line is a
    ``cell | cell`` table row is a *table*; a list of links to ``#anchors`` of the same
@@ -46,7 +47,7 @@ class ChunkingSettings:
     """Knobs of the chunker; stored in the index manifest, so a change triggers a rebuild."""
 
     # Bump when chunk boundaries or the text given to the model change: indexes are rebuilt.
-    version: int = 9
+    version: int = 10
     max_sentences: int = 3
     max_chars: int = 420
     min_sentence_chars: int = 25
@@ -215,11 +216,35 @@ def _add_block(text: str, start: int, end: int, blocks: list[ParagraphSpan]) -> 
 
 
 def _looks_like_heading(block: str) -> bool:
+    """A block that titles what follows: a Markdown ``#`` line, an HTML heading element, or one short
+    line that does not read as a sentence.
+
+    A short line is not a heading when it starts in lower case or holds a web address ("you should
+    do this", "For more details, see https://..."): that is a sentence the source broke around a code
+    block. Nor when it ends in punctuation, dashes included ("Or, as Raleigh rhymes it in his
+    sonorous way,—"): a verse or a list is introduced there. Either mistake gave every later chunk
+    of the section a false context (one line of an FAQ headed 218 of its chunks).
+    """
     if _MD_HEADING.match(block):
         return "\n" not in block
+    if _HTML_HEADING.fullmatch(block):
+        return True
     if "\n" in block or len(block) > 80:
         return False
-    return block[-1] not in '.!?;:,…"”’)' and len(block.split()) <= 12
+    letter = next((ch for ch in block if ch.isalpha()), "")
+    if letter.islower() or "://" in block:
+        return False
+    return block[-1] not in '.!?;:,…"”’)—–-' and len(block.split()) <= 12
+
+
+# An HTML heading element kept as text in Markdown (``<h3 name="x">How do I ...?</h3>``).
+_HTML_HEADING = re.compile(r"<h([1-6])\b[^>]*>\s*(?P<title>[^<]+?)\s*</h\1>", re.IGNORECASE)
+
+
+def heading_text(block: str) -> str:
+    """A heading block as a reader says it: no ``#`` marks, no markup tags, one line."""
+    match = _HTML_HEADING.fullmatch(block)
+    return " ".join((match.group("title") if match else block.lstrip("#")).split())
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -325,7 +350,7 @@ def split_sentences(text: str, settings: ChunkingSettings | None = None) -> list
     stem = ""
     for index, block in enumerate(split_blocks(text)):
         if block.is_heading:
-            heading = context = " ".join(text[block.start : block.end].lstrip("#").split())
+            heading = context = heading_text(text[block.start : block.end])
             stem = ""
             continue
         if block.kind == "links":  # a table of contents points at the answers; it is not one

@@ -153,15 +153,19 @@ def test_a_paragraph_that_ends_in_a_colon_grows_into_the_one_it_announces():
 
 @pytest.mark.parametrize(
     "question",
-    ["How do I search compressed files?", '<h3 name="zip">\nHow do I search compressed files?\n</h3>'],
-    ids=["plain", "kept in its markup tags"],
+    [
+        "How do I search compressed files?",
+        '"How do I search compressed files?"',
+        "<b>How do I search compressed files?</b>",
+    ],
+    ids=["plain", "in quotes", "kept in its markup tags"],
 )
 def test_a_paragraph_that_is_a_question_grows_into_its_answer(question):
     """A FAQ's question line matches the question; its answer is the paragraph after it."""
     text = (
         f"{question}\n\n"
         "Use the -z/--search-zip flag to search gzip, xz and bzip2 files.\n\n"
-        "<h3>\nLicence\n</h3>\n\n"
+        "Licence terms are in the COPYING file.\n\n"
         "An unrelated paragraph that must stay out of the quote.\n"
     )
     sentences = split_sentences(text)

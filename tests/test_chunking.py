@@ -42,6 +42,33 @@ def test_short_single_line_block_is_a_heading_and_gives_context():
     assert chunks[0].embed_text.startswith("Leg Cramps: ")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "you should do this",  # a sentence the source broke around a code block
+        "For more details, see https://github.com/BurntSushi/ripgrep/issues/1277",
+        "Or, as Raleigh rhymes it in his sonorous way,—",  # introduces a verse
+        "is equivalent to",
+    ],
+)
+def test_a_short_line_that_reads_as_a_sentence_is_no_heading_and_heads_nothing(line):
+    text = f"Colors\n\nPick a color first.\n\n{line}\n\nThen run the search again with the new color set.\n"
+    assert [b.is_heading for b in split_blocks(text)] == [True, False, False, False]
+    last = [c for c in chunk_text(text, "d") if c.text.startswith("Then run")]
+    assert last and all(c.heading == "Colors" for c in last), "the section's real heading still applies"
+
+
+def test_an_html_heading_element_in_markdown_is_a_heading_without_its_tags():
+    text = (
+        '# FAQ\n\n<h3 name="size-limit">\nHow do I get around the regex size limit?\n</h3>\n\n'
+        "Increase the limit with the size flag when a large pattern fails to compile.\n"
+    )
+    assert [b.is_heading for b in split_blocks(text)] == [True, True, False]
+    chunks = chunk_text(text, "d")
+    assert chunks and all(c.heading == "How do I get around the regex size limit?" for c in chunks)
+    assert not any("<h3" in c.text for c in chunks), "the heading is context, not a quote"
+
+
 def test_markdown_heading_line_starts_its_own_block():
     text = "# Sleep\nAdults need seven to nine hours of sleep each night.\n"
     assert split_blocks(text)[0].is_heading
