@@ -77,7 +77,7 @@ class Baseline:
         if scores[order[0]] < BASELINE_THRESHOLD:
             return Answer(question, True, ABSTAIN_MESSAGE)
         passages = tuple(
-            Passage(text, doc, doc, doc, a, b, float(scores[i]), "", Highlight(a, b, text), "")
+            Passage(text, doc, doc, doc, a, b, float(scores[i]), "", Highlight(a, a, ""), "")  # emphasises nothing
             for i in order
             for doc, text, a, b in [self.windows[i]]
         )
@@ -117,6 +117,7 @@ _FIELDS = (
     "hit_at_3",
     "mrr",
     "precision",
+    "emphasis",
     "wrongly_abstained",
     "correctly_abstained",
     "near_abstained",
@@ -141,7 +142,7 @@ def mean_row(reports: Sequence[EvalReport]) -> dict[str, float | None]:
     return means
 
 
-HEAD = "| document | method | hit@1 | hit@3 | MRR | P@3 | answerable refused | unanswerable refused | near refused | far refused | mean chars |"
+HEAD = "| document | method | hit@1 | hit@3 | MRR | P@3 | emphasis | answerable refused | unanswerable refused | near refused | far refused | mean chars |"
 
 
 def row(name: str, method: str, r: EvalReport | dict) -> str:
@@ -152,13 +153,14 @@ def row(name: str, method: str, r: EvalReport | dict) -> str:
 
     return (
         f"| {name} | {method} | {v['hit_at_1']:.2f} | {v['hit_at_3']:.2f} | {v['mrr']:.2f} | {v['precision']:.2f} | "
+        f"{v['emphasis']:.2f} | "
         f"{v['wrongly_abstained']:.1%} | {share('correctly_abstained')} | {share('near_abstained')} | {share('far_abstained')} | "
         f"{v['mean_passage_chars']:.0f} |"
     )
 
 
 def table(results: dict[str, dict[str, EvalReport]], label: str = "document", mean: bool = True) -> str:
-    rows = [HEAD.replace("document", label, 1), "|" + "---|" * 11]
+    rows = [HEAD.replace("document", label, 1), "|" + "---|" * 12]
     for name, by_method in results.items():
         rows += [row(name, m, r) for m, r in by_method.items()]
     if mean and len(results) > 1:

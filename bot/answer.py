@@ -175,6 +175,7 @@ def _passage(
         if start <= s.start and s.end <= end and single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
             highlight = Highlight(s.start, s.end, doc.text[s.start : s.end])
+    highlight = _answer_after_lead_in(highlight, doc, start, end)
     if doc.text[chunk.start : chunk.end] != chunk.text:
         raise IndexMismatch(
             f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"
@@ -192,6 +193,25 @@ def _passage(
         location=location_of(doc.text, chunk, start, doc.pages, doc.format),
         heading=chunk.heading,
     )
+
+
+_BULLETS = "·•▪‣*-"
+
+
+def _answer_after_lead_in(highlight: Highlight, doc: SourceText, start: int, end: int) -> Highlight:
+    """The sentence after the emphasised one when that one only announces it ("The errors that can
+    cause an automatic rollback include:", a FAQ's question) and the quote holds what follows:
+    the question's words match the lead-in, the answer is the next sentence. Code after a lead-in
+    is an example, not the answer: the emphasis stays."""
+    if not _ends_with(highlight.text, ANNOUNCING_ENDS):
+        return highlight
+    i = bisect.bisect_left(doc.sentences, highlight.end, key=lambda s: s.start)
+    if i < len(doc.sentences) and start <= doc.sentences[i].start and doc.sentences[i].end <= end:
+        after = doc.sentences[i]
+        text = doc.text[after.start : after.end]
+        if _ends_with(text, (".", "!")) or text[:1] in _BULLETS:  # prose or a list item; code is an example
+            return Highlight(after.start, after.end, text)
+    return highlight
 
 
 def _add_passage(

@@ -28,6 +28,7 @@ __all__ = [
     "right_passages",
     "score_answer",
     "score_ranking",
+    "emphasis_on_gold",
     "summarize",
     "evaluate",
 ]
@@ -60,6 +61,7 @@ class ItemResult:
     passage_chars: tuple[int, ...]
     seconds: float
     right: int = 0  # how many of the shown passages contain a gold span
+    emphasis_right: bool | None = None  # first passage right: does its emphasised sentence hold the answer?
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class EvalReport:
     far: int = 0
     near_abstained: float = 0.0  # share of near misses the bot abstained on
     far_abstained: float = 0.0
+    emphasis: float = 0.0  # of first passages that are right, the share whose emphasised sentence is on a gold span
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +94,7 @@ class EvalReport:
             ("hit@3", f"{self.hit_at_3:.3f}"),
             ("MRR", f"{self.mrr:.3f}"),
             (f"precision@{self.k}", f"{self.precision:.3f}"),
+            ("emphasis on the answer (right first passages)", f"{self.emphasis:.3f}"),
             ("answerable wrongly abstained", f"{self.wrongly_abstained:.1%}" if self.answerable else "n/a"),
             ("unanswerable correctly abstained", f"{self.correctly_abstained:.1%}" if self.unanswerable else "n/a"),
             ("  near misses abstained", f"{self.near_abstained:.1%} of {self.near}" if self.near else "n/a"),
@@ -144,6 +148,7 @@ def summarize(results: Sequence[ItemResult], k: int = 3) -> EvalReport:
     n = len(answerable)
     ranks = [None if r.abstained else r.rank for r in answerable]
     lengths = [c for r in results if not r.abstained for c in r.passage_chars]
+    emphasised = [r.emphasis_right for r in answerable if r.emphasis_right is not None]
     return EvalReport(
         questions=len(results),
         answerable=n,
@@ -161,6 +166,7 @@ def summarize(results: Sequence[ItemResult], k: int = 3) -> EvalReport:
         far=len(far),
         near_abstained=share((r.abstained for r in near), len(near)),
         far_abstained=share((r.abstained for r in far), len(far)),
+        emphasis=share(emphasised, len(emphasised)),
     )
 
 
@@ -182,4 +188,13 @@ def score_answer(item: EvalItem, answer: Answer, k: int = 3, seconds: float = 0.
     texts = [p.text for p in answer.passages[:k]]
     right = right_passages(texts, item.gold)
     rank = None if answer.abstained else next((i for i, r in enumerate(right, 1) if r), None)
-    return ItemResult(item, answer.abstained, rank, tuple(len(t) for t in texts), seconds, sum(right))
+    emphasis = emphasis_on_gold(answer.passages[0], item.gold) if rank == 1 else None
+    return ItemResult(item, answer.abstained, rank, tuple(len(t) for t in texts), seconds, sum(right), emphasis)
+
+
+def emphasis_on_gold(passage, gold: Sequence[str]) -> bool:
+    """Whether the passage's emphasised sentence holds one of the gold spans the passage holds, or
+    lies inside one (a span may run over two sentences): the reader's eye lands on the answer."""
+    text, sentence = normalize_space(passage.text), normalize_space(passage.best_sentence.text)
+    spans = [normalize_space(g) for g in gold if normalize_space(g) in text]
+    return bool(sentence) and any(span in sentence or sentence in span for span in spans)

@@ -178,3 +178,24 @@ def test_a_paragraph_that_is_a_question_grows_into_its_answer(question):
     licence = next(s for s in sentences if "Licence" in text[s.start : s.end])
     assert expand_span(sentences, licence.start, licence.end, 400, text=text) == (licence.start, licence.end)
     assert expand_span(sentences, asked.start, asked.end, 40, text=text) == (asked.start, asked.end)  # over budget
+
+
+def test_the_emphasis_moves_from_a_lead_in_to_the_sentence_it_announces_but_not_onto_code():
+    text = (
+        "Errors\n\nThe errors that roll a transaction back include:\n\n"
+        "A full disk rolls it back at once.\n\n"
+        "Examples\n\nRun the following to see it:\n\n```\nPRAGMA max_page_count=1;\n```\n"
+    )
+    doc = "e.txt"
+    documents = {doc: SourceText(text, split_sentences(text), source=doc, title="E")}
+    chunks = chunk_text(text, doc)
+
+    def emphasised(first: str) -> str:
+        chunk = next(c for c in chunks if c.text.startswith(first) and len(c.sentences) == 1)
+        answer = compose(
+            "q?", [_candidate(chunk, 0.6)], documents, MIN_SCORE, k=1, passage_chars=400, sentence_scores={}
+        )
+        return answer.passages[0].best_sentence.text
+
+    assert emphasised("The errors that roll") == "A full disk rolls it back at once."
+    assert emphasised("Run the following") == "Run the following to see it:", "code after a lead-in is an example"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.answer import Answer, Highlight, Passage
-from bot.evaluation import EvalItem, evaluate, load_eval_set, score_ranking
+from bot.evaluation import EvalItem, emphasis_on_gold, evaluate, load_eval_set, score_answer, score_ranking
 
 
 def _answer(question: str, texts: list[str]) -> Answer:
@@ -110,3 +110,20 @@ def test_an_unknown_kind_is_refused_with_the_line(tmp_path):
         load_eval_set(path)
     path.write_text(json.dumps({"q": "a?", "kind": "near"}) + "\n", encoding="utf-8")
     assert load_eval_set(path)[0].kind == "near"
+
+
+def test_emphasis_counts_only_right_first_passages_and_whether_the_emphasised_sentence_holds_the_answer():
+    def passage(text: str, emphasised: str) -> Passage:
+        start = text.index(emphasised)
+        highlight = Highlight(start, start + len(emphasised), emphasised)
+        return Passage(text, "s", "d", "t", 0, len(text), 0.9, "high", highlight, "")
+
+    text = "Cramps are common. Stretch the calf to stop one."
+    assert emphasis_on_gold(passage(text, "Stretch the calf to stop one."), ["Stretch the calf"])
+    assert not emphasis_on_gold(passage(text, "Cramps are common."), ["Stretch the calf"])
+    assert emphasis_on_gold(passage(text, "Cramps are common."), ["Cramps are common. Stretch"]), "inside a span"
+    item = EvalItem("q", ("Stretch the calf",))
+    right = Answer("q", False, "", (passage(text, "Cramps are common."),))
+    wrong = Answer("q", False, "", (passage("Nothing here.", "Nothing here."),))
+    assert score_answer(item, right).emphasis_right is False
+    assert score_answer(item, wrong).emphasis_right is None, "a wrong first passage has no emphasis to judge"
