@@ -225,7 +225,7 @@ def test_empty_submit_changes_nothing(page):
 
 
 def test_suggestion_click_asks_the_suggested_question(page):
-    _, turns, _ = page.on_submit("Who won the world cup?", 3, [])
+    _, turns, _ = page.on_submit("Who painted the Mona Lisa?", 3, [])
     assert turns[0]["answer"]["abstained"] and turns[0]["answer"]["suggestions"]
     suggestion = turns[0]["answer"]["suggestions"][0]
     _, turns, _ = page.on_ask(3, turns, gr.EventData(None, {"kind": "suggest", "turn": 0, "index": 0}))
@@ -279,22 +279,22 @@ def test_one_vote_per_answer_changeable_undoable_with_a_comment(page):
 
 
 def test_refusals_are_recorded_and_the_feedback_command_lists_them_most_frequent_first(page, capsys):
-    for question in ("Who won the world cup?", "who won  the World Cup?", "What is the capital of Peru?"):
+    for question in ("Who painted the Mona Lisa?", "who painted  the MONA Lisa?", "What is the capital of Peru?"):
         page.on_submit(question, 3, [])
     _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
     _, turns = page.on_vote(turns, gr.EventData(None, {"turn": 0, "value": "down"}))
     page.on_comment(turns, gr.EventData(None, {"turn": 0, "text": "It did not say how long"}))
     summary = feedback.summarize(page.feedback.entries())
-    assert summary.refused == ((2, "Who won the world cup?"), (1, "What is the capital of Peru?"))
+    assert summary.refused == ((2, "Who painted the Mona Lisa?"), (1, "What is the capital of Peru?"))
     assert summary.unhelpful == ((1, "What is a leg cramp?"),)
     assert summary.comments == (("What is a leg cramp?", "It did not say how long"),)
     assert feedback.main(["--feedback", str(page.settings.feedback_path)]) == 0
     out = capsys.readouterr().out
-    assert "Marked unhelpful (1 question" in out and "  2  Who won the world cup?" in out
-    assert out.index("Who won the world cup?") < out.index("What is the capital of Peru?")
+    assert "Marked unhelpful (1 question" in out and "  2  Who painted the Mona Lisa?" in out
+    assert out.index("Who painted the Mona Lisa?") < out.index("What is the capital of Peru?")
     assert feedback.main(["--feedback", str(page.settings.feedback_path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["refused"][0] == {"count": 2, "question": "Who won the world cup?"}
+    assert data["refused"][0] == {"count": 2, "question": "Who painted the Mona Lisa?"}
 
 
 def test_api_ask_returns_the_answer_schema(page):
@@ -357,10 +357,10 @@ def test_search_in_control_lists_the_documents_by_title_when_there_are_several(p
 
 def test_a_conversation_restored_from_the_browser_keeps_only_quotes_that_check_out(page):
     _, turns, _ = page.on_submit("What is a leg cramp?", 3, [])
-    _, turns, _ = page.on_submit("Who won the world cup?", 3, turns)
+    _, turns, _ = page.on_submit("Who painted the Mona Lisa?", 3, turns)
     saved = json.loads(json.dumps(page.to_browser(turns)))  # what the browser stores and sends back
     html, restored = page.on_restore(saved)
-    assert [t["answer"]["question"] for t in restored] == ["What is a leg cramp?", "Who won the world cup?"]
+    assert [t["answer"]["question"] for t in restored] == ["What is a leg cramp?", "Who painted the Mona Lisa?"]
     assert (
         restored[0]["answer"]["passages"] == [{**p, "score": p["score"]} for p in turns[0]["answer"]["passages"]]
         and "qb-quote" in html
