@@ -273,7 +273,11 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     ("chosen by the Legislature" -> "elected by the people"), and the changed
     clause is often the very answer, so sharing vocabulary is not enough.
     """
-    wa, wb = _words(a), _words(b)
+    return _repeats(_words(a), _words(b), threshold)
+
+
+def _repeats(wa: Sequence[str], wb: Sequence[str], threshold: float = 0.95) -> bool:
+    """``is_near_duplicate`` on texts already split into lower-cased words."""
     if not wa or not wb:
         return wa == wb
     short, long_ = sorted((wa, wb), key=len)
@@ -298,14 +302,15 @@ def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
     nearly duplicates a sentence already shown.
     """
     chosen: list[Candidate] = []
-    shown_sentences: list[str] = []
+    shown_sentences: list[list[str]] = []  # as words: each sentence is split once, not once per comparison
     for cand in candidates:
         if len(chosen) >= k:
             break
         if any(_overlaps(cand.chunk, c.chunk) for c in chosen):
             continue
-        sentences = [cand.chunk.text[s - cand.chunk.start : e - cand.chunk.start] for s, e in cand.chunk.sentences]
-        if any(is_near_duplicate(s, seen) for s in sentences for seen in shown_sentences):
+        chunk = cand.chunk
+        sentences = [_words(chunk.text[s - chunk.start : e - chunk.start]) for s, e in chunk.sentences]
+        if any(_repeats(s, seen) for s in sentences for seen in shown_sentences):
             continue
         chosen.append(cand)
         shown_sentences.extend(sentences)

@@ -31,7 +31,6 @@ from ..document import PageStarts
 __all__ = [
     "FORMAT_VERSION",
     "IndexProblem",
-    "IndexError_",
     "IndexMissing",
     "IndexCorrupt",
     "IndexMismatch",
@@ -70,9 +69,6 @@ def text_key(sha256: str) -> str:
 class IndexProblem(RuntimeError):
     """Base of the index errors (missing, damaged, built with another model, busy, unreachable):
     each message says how to get a working index back."""
-
-
-IndexError_ = IndexProblem  # the old name, for code not yet moved to IndexProblem (bot/bot.py); goes next release
 
 
 class IndexMissing(IndexProblem):
