@@ -60,11 +60,15 @@ class LexicalIndex:
             tokens = bm25s.tokenize(corpus, stopwords=STOPWORDS_EN, stemmer=self._stemmer, show_progress=False)
             self._model = bm25s.BM25()
             self._model.index(tokens, show_progress=False)
-            weights = self._model.scores  # a CSC matrix: token id -> (chunk rows, BM25 weights)
-            self._indptr = weights["indptr"].tolist()
-            self._rows, self._weights = weights["indices"], weights["data"]
-            self._chunk_count = int(weights["num_docs"])
-            self._dtype = np.dtype(self._model.dtype)
+            self._indptr: list[int] | None = None
+            try:
+                weights = self._model.scores  # a CSC matrix: token id -> (chunk rows, BM25 weights)
+                self._rows, self._weights = weights["indices"], weights["data"]
+                self._chunk_count = int(weights["num_docs"])
+                self._dtype = np.dtype(self._model.dtype)
+                self._indptr = weights["indptr"].tolist()
+            except (AttributeError, KeyError, TypeError):  # another bm25s layout: its own get_scores
+                self._indptr = None
 
     def tokens(self, query: str) -> list[str]:
         """The query's words as the index knows them: what ``bm25s.tokenize`` gives for one text."""
@@ -79,8 +83,8 @@ class LexicalIndex:
         ids = [vocab[t] for t in self.tokens(query) if t in vocab]
         if not ids:
             return None
-        if getattr(self._model, "nonoccurrence_array", None) is not None:  # BM25 variants that score absence
-            return np.asarray(self._model.get_scores(ids), dtype=np.float32)
+        if self._indptr is None or getattr(self._model, "nonoccurrence_array", None) is not None:
+            return np.asarray(self._model.get_scores(ids), dtype=np.float32)  # BM25 variants that score absence
         scores = np.zeros(self._chunk_count, dtype=self._dtype)
         for token in ids:  # in query order, repeats included: bm25s's own order of float32 additions
             start, end = self._indptr[token], self._indptr[token + 1]

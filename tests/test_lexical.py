@@ -79,5 +79,22 @@ def test_scores_are_bm25s_scores_bit_for_bit(lexical):
     assert scored > 150
 
 
+def test_a_bm25s_without_the_expected_weights_layout_falls_back_to_its_own_scores(monkeypatch):
+    """Another bm25s version may keep its weights elsewhere: the index still builds and scores with bm25s."""
+    indexed = bm25s.BM25.index
+
+    def index_elsewhere(self, *args, **kwargs):
+        indexed(self, *args, **kwargs)
+        del self.scores
+
+    monkeypatch.setattr(bm25s.BM25, "index", index_elsewhere)
+    monkeypatch.setattr(bm25s.BM25, "get_scores", lambda self, ids: np.full(7, float(len(ids)), dtype=np.float32))
+    index = LexicalIndex(_chunks())
+    question = "muscle cramps cramps"
+    known = [t for t in index.tokens(question) if t in index._model.vocab_dict]
+    assert len(known) == 3
+    assert np.array_equal(index.scores(question), np.full(7, 3.0, dtype=np.float32))
+
+
 def test_an_empty_index_scores_nothing():
     assert LexicalIndex([]).scores("muscle cramps") is None
