@@ -15,8 +15,6 @@ import sys
 from dataclasses import replace
 from typing import Sequence
 
-import gradio as gr
-
 from bot.bot import Bot, open_settings_store
 from indexer.embedding import Embedder, ModelNotFound
 from indexer.settings import Settings, quiet_cli_environment
@@ -24,6 +22,7 @@ from indexer.stores import IndexProblem
 from quotebot_app.assets import static_text
 from quotebot_app.cli import CONCURRENCY, build_parser, launch_kwargs, settings_from_args, update_index
 from quotebot_app.feedback import FeedbackLog
+from quotebot_app.gradio_import import gr  # Gradio without its stub writer (the module says why)
 from quotebot_app.guards import exposure_warning, load_auth, management_off_reason
 from quotebot_app.handlers import UI_MAX_K, Page
 from quotebot_app.render import (

@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from indexer.chunking import ChunkingSettings, Sentence, split_sentences
+from indexer.chunking import Chunk, ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
@@ -90,6 +90,7 @@ class Bot:
         self.retriever = Retriever(store, embedder)
         self._manifest: Manifest | None = None
         self._doc_cache: dict[str, tuple[str, list[Sentence]]] = {}
+        self._window_ids: dict[str, tuple[str, ...]] = {}  # chunk id -> its sentences' ids (_sentence_ids)
         self._example_vectors: np.ndarray | None = None
         self._derived_examples: tuple[str, ...] | None = None
         self._cache_lock = threading.Lock()
@@ -154,6 +155,7 @@ class Bot:
         self.retriever.reset()
         with self._cache_lock:
             self._doc_cache.clear()
+        self._window_ids = {}
         self._manifest = None
         self._derived_examples = self._example_vectors = None
 
@@ -246,23 +248,31 @@ class Bot:
     def _sentence_scores(self, candidates: Sequence[Candidate], vector: np.ndarray) -> dict[str, float]:
         """Cosine to the question of each sentence of the candidates' multi-sentence windows that has
         a vector of its own (questions and fragments have none), read from the store in one call."""
-        windows = [
-            [f"{c.chunk.doc}:{s}-{e}" for s, e in c.chunk.sentences] for c in candidates if len(c.chunk.sentences) > 1
-        ]
+        windows = [self._sentence_ids(c.chunk) for c in candidates if len(c.chunk.sentences) > 1]
         wanted = list(dict.fromkeys(i for ids in windows for i in ids))
         known = self.retriever.known_ids()
         if known is not None:
             wanted = [i for i in wanted if i in known]
         try:
-            return dict(zip(wanted, (float(v) for v in self.store.get_vectors(wanted) @ vector))) if wanted else {}
+            return dict(zip(wanted, (self.store.get_vectors(wanted) @ vector).tolist())) if wanted else {}
         except KeyError:  # the store changed since the ids were read: one window at a time
             scores: dict[str, float] = {}
             for ids in windows:
                 try:
-                    scores.update(zip(ids, (float(v) for v in self.store.get_vectors(ids) @ vector)))
+                    scores.update(zip(ids, (self.store.get_vectors(ids) @ vector).tolist()))
                 except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
                     continue
             return scores
+
+    def _sentence_ids(self, chunk: Chunk) -> tuple[str, ...]:
+        """The chunk ids of a window's sentences (``doc:start-end``), made once per chunk and generation:
+        every question formats them again for its 40 candidates otherwise."""
+        ids = self._window_ids.get(chunk.id)
+        if ids is None:
+            if len(self._window_ids) >= 100_000:  # a large index: keep memory bounded
+                self._window_ids = {}
+            ids = self._window_ids[chunk.id] = tuple(f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences)
+        return ids
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:
         """A document's text and sentences, cached: the passage context is cut from them."""

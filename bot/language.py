@@ -39,6 +39,7 @@ _FOREIGN = {
     "Portuguese": "os um uma é são que como onde quando porque qual eu você ele ela nós ou não com do da para em na pode",
     "Dutch": "het een wat hoe waar wanneer waarom welke ik jij hij zij wij en niet met van voor op kan zijn",
 }
+_FOREIGN_WORDS = {language: frozenset(vocabulary.split()) for language, vocabulary in _FOREIGN.items()}
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -48,6 +49,8 @@ def reads_english_only(model: str) -> bool:
 
 def _script_of_letters(text: str) -> str | None:
     """The script most letters are written in, when it is not Latin (``None`` for Latin text)."""
+    if text.isascii():  # most questions: no letter beyond Latin, nothing to count
+        return None
     letters = [ch for ch in text if ch.isalpha()]
     foreign = [ch for ch in letters if ord(ch) > 0x24F]  # beyond Latin Extended-B
     if not letters or len(foreign) * 2 <= len(letters):
@@ -64,11 +67,13 @@ def foreign_language(question: str) -> str | None:
         return script
     words = [w.lower() for w in _WORD.findall(question)]
     english = sum(w in _ENGLISH for w in words)
-    counts = {language: sum(w in vocabulary.split() for w in words) for language, vocabulary in _FOREIGN.items()}
+    counts = {language: sum(w in vocabulary for w in words) for language, vocabulary in _FOREIGN_WORDS.items()}
     language, found = max(counts.items(), key=lambda kv: kv[1])
     if "¿" in question or "¡" in question:
         language, found = "Spanish", max(found, 2)
-    accented = any(ch.isalpha() and not ch.isascii() for ch in question)  # "cãibras", "Krämpfe"
+    accented = not question.isascii() and any(
+        ch.isalpha() and not ch.isascii() for ch in question
+    )  # "cãibras", "Krämpfe"
     if (found >= 2 and found > english) or (found == 1 and not english and accented):
         return language
     return None

@@ -36,35 +36,64 @@ class Candidate:
 
 
 class LexicalIndex:
-    """BM25 over chunk texts (with their headings), stemmed, English stopwords removed."""
+    """BM25 over chunk texts (with their headings), stemmed, English stopwords removed.
+
+    A question is tokenised and scored here rather than through ``bm25s.tokenize`` and
+    ``BM25.get_scores``, which cost ten times more per question (progress-bar objects, a
+    vocabulary built for one text, ``np.add.at``): the same tokens (bm25s's pattern,
+    lower case, its English stopwords, then the stemmer) and the same float32 sums of
+    the same precomputed BM25 weights, token by token, so the scores are identical.
+    """
 
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         import bm25s
+        from bm25s.stopwords import STOPWORDS_EN
 
         # bm25s sets its own logger to DEBUG when imported, which prints on every index build.
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self._bm25s = bm25s
         self._stemmer = _make_stemmer()
+        self._stopwords = frozenset(STOPWORDS_EN)
         self.position = {c.id: i for i, c in enumerate(chunks)}
         self._model = None
         corpus = [c.embed_text for c in chunks]
         if corpus:
-            tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self._stemmer, show_progress=False)
+            tokens = bm25s.tokenize(corpus, stopwords=STOPWORDS_EN, stemmer=self._stemmer, show_progress=False)
             self._model = bm25s.BM25()
             self._model.index(tokens, show_progress=False)
+            self._indptr: list[int] | None = None
+            try:
+                weights = self._model.scores  # a CSC matrix: token id -> (chunk rows, BM25 weights)
+                self._rows, self._weights = weights["indices"], weights["data"]
+                self._chunk_count = int(weights["num_docs"])
+                self._dtype = np.dtype(self._model.dtype)
+                self._indptr = weights["indptr"].tolist()
+            except (AttributeError, KeyError, TypeError):  # another bm25s layout: its own get_scores
+                self._indptr = None
+
+    def tokens(self, query: str) -> list[str]:
+        """The query's words as the index knows them: what ``bm25s.tokenize`` gives for one text."""
+        words = [w for w in _BM25_TOKEN.findall(query.lower()) if w not in self._stopwords]
+        return list(self._stemmer(words)) if self._stemmer is not None and words else words
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every chunk for ``query`` (``None`` when the query has no indexed word)."""
         if self._model is None:
             return None
-        tokens = self._bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )[0]
         vocab = self._model.vocab_dict
-        known = [t for t in tokens if t in vocab]
-        if not known:
+        ids = [vocab[t] for t in self.tokens(query) if t in vocab]
+        if not ids:
             return None
-        return np.asarray(self._model.get_scores(known), dtype=np.float32)
+        if self._indptr is None or getattr(self._model, "nonoccurrence_array", None) is not None:
+            return np.asarray(self._model.get_scores(ids), dtype=np.float32)  # BM25 variants that score absence
+        scores = np.zeros(self._chunk_count, dtype=self._dtype)
+        for token in ids:  # in query order, repeats included: bm25s's own order of float32 additions
+            start, end = self._indptr[token], self._indptr[token + 1]
+            scores[self._rows[start:end]] += self._weights[start:end]  # rows of one token are distinct
+        return np.asarray(scores, dtype=np.float32)
+
+
+# bm25s.tokenize's default token pattern (scikit-learn's CountVectorizer).
+_BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 def _make_stemmer():

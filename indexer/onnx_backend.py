@@ -160,10 +160,12 @@ class OnnxEncoder:
         quantized: bool,
         workers: int | None = None,
         threads_per_call: int | None = 1,
+        path: Path | None = None,
     ) -> None:
         ort = _require_onnxruntime()
         model_dir = Path(model_dir)
-        self.path = exported_model(model_dir, cache_dir, quantized=quantized)
+        # ``path``: another ONNX file of the same model (the benchmark's quantisation variants)
+        self.path = Path(path) if path else exported_model(model_dir, cache_dir, quantized=quantized)
         self.max_length = _max_seq_length(model_dir)
         self.tokenizer = load_tokenizer(model_dir, self.max_length)
         self.workers = max(1, workers or os.cpu_count() or 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 from .onnx_backend import ONNX_INPUTS, OnnxBackendError
 
@@ -77,10 +78,23 @@ def export_onnx(model_dir: Path, dest: Path) -> None:
         )
 
 
-def quantize_int8(src: Path, dest: Path) -> None:
-    """Dynamic int8 quantisation of the weights (per channel, symmetric), as sentence-transformers' ``avx512_vnni``."""
+def quantize_int8(
+    src: Path,
+    dest: Path,
+    *,
+    per_channel: bool = True,
+    reduce_range: bool = False,
+    nodes_to_exclude: Sequence[str] = (),
+    op_types: Sequence[str] | None = None,
+) -> None:
+    """Dynamic int8 quantisation of the weights (per channel, symmetric), as sentence-transformers' ``avx512_vnni``.
+
+    The keyword arguments are the variants ``python -m bench.quantization`` compares (nodes left in
+    fp32, per-tensor scales, 7-bit ranges); the defaults make the file the ``onnx-int8`` backend uses.
+    """
     import logging
 
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
@@ -91,9 +105,15 @@ def quantize_int8(src: Path, dest: Path) -> None:
             str(src),
             str(dest),
             weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=False,
-            extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+            per_channel=per_channel,
+            reduce_range=reduce_range,
+            nodes_to_exclude=list(nodes_to_exclude),
+            op_types_to_quantize=list(op_types) if op_types else None,
+            extra_options={
+                "WeightSymmetric": True,
+                "ActivationSymmetric": False,
+                "DefaultTensorType": onnx.TensorProto.FLOAT,
+            },
         )
     finally:
         root.setLevel(level)

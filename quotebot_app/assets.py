@@ -23,7 +23,7 @@ def static_text(name: str) -> str:
 
 def page_style() -> dict[str, Any]:
     """Theme, CSS and JS for ``Blocks.launch`` (Gradio 6 takes them there, not in ``Blocks``)."""
-    import gradio as gr
+    from .gradio_import import gr
 
     # Regular and Bold only: the SemiBold file Gradio ships is a subset that lacks some letters.
     font = (gr.themes.LocalFont("IBM Plex Sans", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif")

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import gradio as gr
-
 from bot.answer import ABSTAIN_MESSAGE
 from bot.bot import Bot
 from bot.examples import collection_title
@@ -29,6 +27,7 @@ from indexer.worker import index_in_worker, wants_worker
 
 from .api import ApiInputError, check_documents, check_request
 from .feedback import MAX_COMMENT_CHARS, FeedbackLog, new_answer_id
+from .gradio_import import gr
 from .pdfpage import page_view
 from .render import (
     SOURCE_PLACEHOLDER,

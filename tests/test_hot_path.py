@@ -74,3 +74,29 @@ def test_a_new_generation_written_by_another_store_is_seen_at_once(
     assert reader.count() == served  # a damaged pointer is noticed, and the loaded index keeps serving
     with pytest.raises(IndexCorrupt, match="damaged"):
         FaissStore(tmp_path / "index").count()
+
+
+def _chunk(doc: str, start: int):
+    from indexer.chunking import Chunk
+
+    return Chunk(f"{doc}:{start}-{start + 5}", doc, start, start + 5, "x" * 5, "", 0, ((start, start + 5),))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_search_keeps_rank_hits_order_for_ties_and_unsorted_rows(seed: int) -> None:
+    """The store builds hits for the k it keeps only; the order must stay ``rank_hits``'s
+    (ties to 5 decimals by position, whichever order FAISS returned them in)."""
+    from indexer.stores.base import Hit, rank_hits
+    from indexer.stores.faiss import _best_hits
+
+    rng = np.random.default_rng(seed)
+    chunks = [_chunk(f"doc{rng.integers(3)}", int(rng.integers(0, 50))) for _ in range(30)]
+    levels = np.float32([0.9, 0.8, 0.8000001, 0.7, 0.5])  # 0.8 and 0.8000001 are equal to 5 decimals
+    scores = np.sort(rng.choice(levels, size=24))[::-1].astype(np.float32)
+    rows = rng.permutation(30)[:24]
+    rows[rng.integers(24)] = -1  # FAISS's "no result" row
+    if seed % 4 == 0:  # not best first
+        scores = rng.permutation(scores)
+    for k in (1, 5, 10, 24, 40):
+        expected = rank_hits((Hit(chunks[r], float(s)) for s, r in zip(scores, rows) if r >= 0), k)
+        assert _best_hits(chunks, scores, rows, k) == expected

@@ -157,6 +157,38 @@ class _Generation:
     name: str = ""  # the generation's folder name, e.g. gen-000007
 
 
+def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k: int) -> list[Hit]:
+    """``rank_hits`` of one result row, building ``Hit`` objects for the ``k`` kept only.
+
+    FAISS returns a row best first, so scores equal to 5 decimals (the ties ``rank_hits``
+    orders by position) are neighbours less than 1e-5 apart: only such runs are looked at
+    (Python's ``round`` costs more than FAISS's whole search of a small index) and sorted
+    by position. A row that is not best first (no index type gives one) goes through
+    ``rank_hits`` itself.
+    """
+    if (rows < 0).any():  # FAISS's "no result"
+        scores, rows = scores[rows >= 0], rows[rows >= 0]
+    gaps = scores[:-1].astype(np.float64) - scores[1:]
+    if (gaps < 0).any():
+        return rank_hits((Hit(chunks[r], s) for s, r in zip(scores.tolist(), rows.tolist())), k)
+    values, order = scores.tolist(), rows.tolist()
+    tied = [i for i in np.flatnonzero(gaps < 2e-5).tolist() if round(values[i], 5) == round(values[i + 1], 5)]
+    start = 0
+    while start < len(tied) and tied[start] < k:  # runs of ties that reach into the first k
+        end = start
+        while end + 1 < len(tied) and tied[end + 1] == tied[end] + 1:
+            end += 1
+        first, last = tied[start], tied[end] + 1  # the run holds rows first..last
+        run = sorted(zip(values[first : last + 1], order[first : last + 1]), key=lambda p: _position(chunks[p[1]]))
+        values[first : last + 1], order[first : last + 1] = (list(part) for part in zip(*run))
+        start = end + 1
+    return [Hit(chunks[r], s) for s, r in zip(values[:k], order[:k])]
+
+
+def _position(chunk: Chunk) -> tuple[str, int, int]:
+    return chunk.doc, chunk.start, chunk.end
+
+
 class FaissStore(VectorStore):
     """Index folder on local disk. Loads lazily; every ``apply`` is a new generation."""
 
@@ -355,10 +387,7 @@ class FaissStore(VectorStore):
             return [[] for _ in range(len(queries))]
         searcher = self._exact_searcher(gen) if self.search_device else gen.index
         scores, rows = searcher.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
-        return [
-            rank_hits((Hit(gen.chunks[r], float(s)) for s, r in zip(score_row, row_row) if r >= 0), k)
-            for score_row, row_row in zip(scores, rows)
-        ]
+        return [_best_hits(gen.chunks, score_row, row_row, k) for score_row, row_row in zip(scores, rows)]
 
     def _exact_searcher(self, gen: _Generation):
         with self._lock:
