@@ -27,6 +27,8 @@ from indexer.stores.faiss import FaissStore
 __all__ = ["DevSet", "CachingEmbedder", "discover_sets", "build_index", "MIXED"]
 
 MIXED = "mixed"
+# Bumped when how the cached indexes are embedded changes (2: documents through encode_documents).
+_KEY_VERSION = "2"
 # The code that decides the texts and chunks: a change to any of these files rebuilds the cached indexes.
 _INDEXING_CODE = ("chunking.py", "loaders.py", "markup.py", "decoding.py", "document.py")
 
@@ -64,34 +66,39 @@ def discover_sets(root: Path = PROJECT_ROOT, only: Sequence[str] = ()) -> list[D
 
 
 class CachingEmbedder:
-    """An embedder that remembers the vector of every text it encoded (the mixed index re-uses them).
+    """An embedder that remembers the vector of every document text it embedded (the mixed index
+    re-uses them), and of every question within a run.
 
-    With ``memo_dir``, what it encoded is also kept on disk (one file per model and backend,
-    keyed by the text), so an index rebuilt after a change to the chunker encodes only the texts
-    that changed: trying a chunking idea on all the development documents costs minutes, not
-    the twenty of a first build.
+    Documents go through the inner embedder's ``encode_documents`` where it has one, as the
+    app's indexing does (under ``onnx-int8``: the fp32 export), questions through ``encode``
+    (int8 there). With ``memo_dir``, the documents' vectors are also kept on disk (one file per
+    model and backend, keyed by the text), so an index rebuilt after a change to the chunker
+    embeds only the texts that changed: trying a chunking idea on all the development
+    documents costs minutes, not the twenty of a first build.
     """
 
     def __init__(self, embedder, memo_dir: Path | None = None, backend: str = "") -> None:
         self.inner = embedder
-        self._memo: dict[str, np.ndarray] = {}
+        self._documents: dict[str, np.ndarray] = {}
+        self._questions: dict[str, np.ndarray] = {}
         self._memo_file = None
         self._saved = 0
         if memo_dir is not None:
-            tag = hashlib.sha256(f"{embedder.name}|{backend}".encode()).hexdigest()[:12]
-            self._memo_file = Path(memo_dir) / f"vectors-{tag}.npz"
+            tag = hashlib.sha256(f"{embedder.name}|{backend}|documents".encode()).hexdigest()[:12]
+            self._memo_file = Path(memo_dir) / f"documents-{tag}.npz"
             if self._memo_file.exists():
                 with np.load(self._memo_file, allow_pickle=False) as data:
-                    self._memo = dict(zip(data["texts"].tolist(), data["vectors"]))
-                self._saved = len(self._memo)
+                    self._documents = dict(zip(data["texts"].tolist(), data["vectors"]))
+                self._saved = len(self._documents)
 
     def save(self) -> None:
-        """Write the memo to disk (atomically) when it learned texts since the last save."""
-        if self._memo_file is None or len(self._memo) == self._saved or not self._memo:
+        """Write the documents' memo to disk (atomically) when it learned texts since the last save."""
+        if self._memo_file is None or len(self._documents) == self._saved or not self._documents:
             return
-        texts = list(self._memo)
+        texts = list(self._documents)
         tmp = self._memo_file.with_suffix(".tmp.npz")
-        np.savez(tmp, texts=np.array(texts), vectors=np.stack([self._memo[t] for t in texts]).astype(np.float32))
+        vectors = np.stack([self._documents[t] for t in texts]).astype(np.float32)
+        np.savez(tmp, texts=np.array(texts), vectors=vectors)
         tmp.replace(self._memo_file)
         self._saved = len(texts)
 
@@ -104,19 +111,28 @@ class CachingEmbedder:
         return self.inner.dimension
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        """Questions (and anything else asked at answer time), as the bot embeds them."""
+        return self._cached(self._questions, self.inner.encode, texts, show_progress)
+
+    def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Chunks for an index, as the indexer embeds them."""
+        encode = getattr(self.inner, "encode_documents", self.inner.encode)
+        return self._cached(self._documents, encode, texts, show_progress)
+
+    def _cached(self, memo: dict, encode, texts: Sequence[str], show_progress: bool) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
         if missing:
-            self._memo.update(zip(missing, self.inner.encode(missing, show_progress=show_progress)))
+            memo.update(zip(missing, encode(missing, show_progress=show_progress)))
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts]).astype(np.float32)
+        return np.stack([memo[t] for t in texts]).astype(np.float32)
 
     def remember(self, store: FaissStore) -> None:
         """Learn the vectors a cached index already holds, so the mixed index need not encode them."""
         chunks = store.all_chunks()
         if chunks:
             vectors = store.get_vectors([c.id for c in chunks])
-            self._memo.update(zip((c.embed_text for c in chunks), vectors))
+            self._documents.update(zip((c.embed_text for c in chunks), vectors))
 
 
 def _key(documents: Sequence[Document], model: str, backend: str) -> str:
@@ -125,7 +141,8 @@ def _key(documents: Sequence[Document], model: str, backend: str) -> str:
         for name in _INDEXING_CODE
         if (PROJECT_ROOT / "indexer" / name).exists()
     )
-    parts = [model, backend, hashlib.sha256(code).hexdigest()] + sorted(f"{d.name}:{d.sha256}" for d in documents)
+    parts = [model, backend, _KEY_VERSION, hashlib.sha256(code).hexdigest()]
+    parts += sorted(f"{d.name}:{d.sha256}" for d in documents)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 

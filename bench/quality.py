@@ -68,7 +68,8 @@ class Baseline:
     def __init__(self, documents: Sequence[Document], embedder) -> None:
         self.embedder = embedder
         self.windows = [(d.name, d.text[a:b], a, b) for d in documents for a, b in fixed_windows(d.text)]
-        self.vectors = embedder.encode([w[1] for w in self.windows])
+        encode = getattr(embedder, "encode_documents", embedder.encode)  # the windows are documents
+        self.vectors = encode([w[1] for w in self.windows])
 
     def ask(self, question: str, history=(), k: int = K) -> Answer:
         q = self.embedder.encode([question])[0]

@@ -53,3 +53,34 @@ def test_the_mixed_corpus_names_every_document_after_its_set(tmp_path):
     mixed = mixed_documents(sets, documents)
     assert [d.name for d in mixed] == [f"{s.slug}/{d.name}" for s in sets for d in documents[s.slug]]
     assert [d.text for d in mixed] == [d.text for s in sets for d in documents[s.slug]]
+
+
+def test_the_benchmark_embeds_documents_as_the_indexer_does_and_keeps_them_on_disk(tmp_path):
+    """Under onnx-int8 the app embeds documents with the fp32 export (``encode_documents``) and
+    questions with int8 (``encode``); a benchmark that used ``encode`` for both measured another bot."""
+    import numpy as np
+
+    from bench.devsets import CachingEmbedder
+
+    class TwoPaths:
+        name, dimension = "two-paths", 2
+
+        def __init__(self):
+            self.documents, self.questions = [], []
+
+        def encode(self, texts, *, show_progress=False):
+            self.questions += texts
+            return np.array([[0.0, 1.0]] * len(texts), dtype=np.float32)
+
+        def encode_documents(self, texts, *, show_progress=False):
+            self.documents += texts
+            return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+    inner = TwoPaths()
+    cached = CachingEmbedder(inner, memo_dir=tmp_path, backend="b")
+    assert cached.encode_documents(["a chunk", "a chunk", "another"]).tolist() == [[1, 0], [1, 0], [1, 0]]
+    assert cached.encode(["a chunk"]).tolist() == [[0, 1]], "a question is embedded as a question"
+    assert inner.documents == ["a chunk", "another"] and inner.questions == ["a chunk"]
+    cached.save()
+    again = CachingEmbedder(TwoPaths(), memo_dir=tmp_path, backend="b")
+    assert again.encode_documents(["another"]).tolist() == [[1, 0]] and again.inner.documents == [], "read from disk"
