@@ -273,21 +273,34 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     ("chosen by the Legislature" -> "elected by the people"), and the changed
     clause is often the very answer, so sharing vocabulary is not enough.
     """
-    return _repeats(_words(a), _words(b), threshold)
+    return _repeats(_Said.of(a), _Said.of(b), threshold)
 
 
-def _repeats(wa: Sequence[str], wb: Sequence[str], threshold: float = 0.95) -> bool:
-    """``is_near_duplicate`` on texts already split into lower-cased words."""
-    if not wa or not wb:
-        return wa == wb
-    short, long_ = sorted((wa, wb), key=len)
-    vocabulary = set(long_)
-    if sum(w not in vocabulary for w in short) > (1 - threshold) * len(short):
-        return False  # words of the shorter text missing from the other: no alignment can match them
-    matched = sum(
-        block.size for block in difflib.SequenceMatcher(None, short, long_, autojunk=False).get_matching_blocks()
-    )
-    return matched / len(short) >= threshold
+@dataclass(frozen=True)
+class _Said:
+    """A sentence as duplicate detection reads it: its lower-cased words, and their set."""
+
+    words: tuple[str, ...]
+    vocabulary: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Said:
+        words = tuple(_words(text))
+        return cls(words, frozenset(words))
+
+
+def _repeats(a: _Said, b: _Said, threshold: float = 0.95) -> bool:
+    """``is_near_duplicate`` on sentences already split into words."""
+    if not a.words or not b.words:
+        return a.words == b.words
+    short, long_ = (a, b) if len(a.words) <= len(b.words) else (b, a)
+    allowed = (1 - threshold) * len(short.words)
+    if len(short.vocabulary - long_.vocabulary) > allowed:
+        return False  # distinct words of the shorter text missing from the other: no alignment can match them
+    if sum(w not in long_.vocabulary for w in short.words) > allowed:
+        return False
+    matcher = difflib.SequenceMatcher(None, short.words, long_.words, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(short.words) >= threshold
 
 
 def _overlaps(a: Chunk, b: Chunk) -> bool:
@@ -302,14 +315,14 @@ def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
     nearly duplicates a sentence already shown.
     """
     chosen: list[Candidate] = []
-    shown_sentences: list[list[str]] = []  # as words: each sentence is split once, not once per comparison
+    shown_sentences: list[_Said] = []  # each sentence split into words once, not once per comparison
     for cand in candidates:
         if len(chosen) >= k:
             break
         if any(_overlaps(cand.chunk, c.chunk) for c in chosen):
             continue
         chunk = cand.chunk
-        sentences = [_words(chunk.text[s - chunk.start : e - chunk.start]) for s, e in chunk.sentences]
+        sentences = [_Said.of(chunk.text[s - chunk.start : e - chunk.start]) for s, e in chunk.sentences]
         if any(_repeats(s, seen) for s in sentences for seen in shown_sentences):
             continue
         chosen.append(cand)
