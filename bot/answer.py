@@ -209,7 +209,7 @@ def _answer_after_lead_in(highlight: Highlight, doc: SourceText, start: int, end
     if i < len(doc.sentences) and start <= doc.sentences[i].start and doc.sentences[i].end <= end:
         after = doc.sentences[i]
         text = doc.text[after.start : after.end]
-        if _ends_with(text, (".", "!")) or text[:1] in _BULLETS:  # prose or a list item; code is an example
+        if _ends_with(text, (".", "!")) or (text[:1] and text[0] in _BULLETS):  # prose or a list item, not code
             return Highlight(after.start, after.end, text)
     return highlight
 

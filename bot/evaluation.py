@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .answer import Answer
+from .answer import Answer, Passage
 
 __all__ = [
     "EvalItem",
@@ -192,7 +192,7 @@ def score_answer(item: EvalItem, answer: Answer, k: int = 3, seconds: float = 0.
     return ItemResult(item, answer.abstained, rank, tuple(len(t) for t in texts), seconds, sum(right), emphasis)
 
 
-def emphasis_on_gold(passage, gold: Sequence[str]) -> bool:
+def emphasis_on_gold(passage: Passage, gold: Sequence[str]) -> bool:
     """Whether the passage's emphasised sentence holds one of the gold spans the passage holds, or
     lies inside one (a span may run over two sentences): the reader's eye lands on the answer."""
     text, sentence = normalize_space(passage.text), normalize_space(passage.best_sentence.text)
