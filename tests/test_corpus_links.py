@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.bot import Bot
 from indexer.settings import Settings
+from tests.fake_indexer import run_fake_indexer
 from tests.fakes import FakeEmbedder
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,14 +19,7 @@ SECRET = "The vault combination is seven four one nine."
 
 
 def _indexer(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.fake_indexer", *args],
-        cwd=PROJECT_ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_fake_indexer(*args)
 
 
 def test_a_link_out_of_the_corpus_folder_is_refused_and_can_be_removed(tmp_path, small_corpus):

@@ -4,9 +4,7 @@ is refused with a message that names the file and the limit, while the others ar
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,21 +12,14 @@ import pytest
 
 from indexer.limits import DocumentLimits, load_within_limits
 from indexer.loaders import DocumentError
+from tests.fake_indexer import run_fake_indexer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _indexer(*args: str, timeout: float = 60, **env: str) -> tuple[subprocess.CompletedProcess, float]:
-    environment = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(PROJECT_ROOT), **env)
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.fake_indexer", *args],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    result = run_fake_indexer(*args, timeout=timeout, **env)
     return result, time.monotonic() - started
 
 

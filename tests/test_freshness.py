@@ -20,6 +20,7 @@ from indexer.build import build_corpus
 from indexer.settings import Settings
 from indexer.stores.faiss import FaissStore
 from tests import churn
+from tests.fake_indexer import run_fake_indexer
 from tests.fakes import FakeEmbedder
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -77,14 +78,7 @@ QUESTIONS = (
 
 
 def _fake_indexer(*args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.fake_indexer", *args],
-        cwd=PROJECT_ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_fake_indexer(*args)
     assert result.returncode == 0, result.stderr
 
 
