@@ -182,33 +182,48 @@ class AppRun:
         stop_process(self.process)
 
 
-def launch_app(corpus: Path, index: Path, workdir: Path, python_args: Sequence[str] = ()) -> AppRun:
-    """Start ``python [python_args] app.py`` on a free port of 127.0.0.1 and read its output in a thread."""
-    port = free_port()
-    env = {
+def app_command(
+    corpus: Path,
+    index: Path,
+    port: int,
+    *,
+    temp_dir: Path,
+    feedback: Path,
+    python_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve ``corpus`` from ``index`` on 127.0.0.1:``port``,
+    offline, with Gradio's files and the feedback log in the given places. A login or address set in
+    this process's environment is left out unless ``env`` sets it (the benchmarks and the tests
+    measure and use the app as it starts by default)."""
+    child_env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp"),
-        "QUOTEBOT_FEEDBACK": str(workdir / "feedback.jsonl"),
-        "PYTHONUNBUFFERED": "1",
+        "GRADIO_TEMP_DIR": str(temp_dir),
+        "QUOTEBOT_FEEDBACK": str(feedback),
+        **(env or {}),
     }
     for var in ("QUOTEBOT_AUTH", "QUOTEBOT_AUTH_FILE", "QUOTEBOT_HOST", "QUOTEBOT_PORT"):
-        env.pop(var, None)
-    command = [
-        sys.executable,
-        *python_args,
-        "app.py",
-        "--corpus",
-        str(corpus),
-        "--index",
-        str(index),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+        if var not in (env or {}):
+            child_env.pop(var, None)
+    command = [sys.executable, *python_args, "app.py", "--corpus", str(corpus), "--index", str(index)]
+    return command + ["--host", "127.0.0.1", "--port", str(port)], child_env
+
+
+def launch_app(corpus: Path, index: Path, workdir: Path, python_args: Sequence[str] = ()) -> AppRun:
+    """Start ``python [python_args] app.py`` on a free port of 127.0.0.1 and read its output in a thread."""
+    port = free_port()
+    command, env = app_command(
+        corpus,
+        index,
+        port,
+        temp_dir=workdir / "gradio-tmp",
+        feedback=workdir / "feedback.jsonl",
+        python_args=python_args,
+        env={"PYTHONUNBUFFERED": "1"},
+    )
     launched = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1

@@ -6,16 +6,14 @@ names a corpus folder and an empty index folder.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.serving import free_port, stop_process
+from bench.serving import app_command, free_port, stop_process
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
@@ -51,30 +49,9 @@ def start_app(corpus: Path, workdir: Path, *, timeout: float = 180.0, env: dict[
     port = free_port()
     log_path = workdir / "app.log"
     feedback = workdir / "feedback" / "feedback.jsonl"
-    child_env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp"),
-        "QUOTEBOT_FEEDBACK": str(feedback),
-        **(env or {}),
-    }
-    for var in ("QUOTEBOT_AUTH", "QUOTEBOT_AUTH_FILE", "QUOTEBOT_HOST", "QUOTEBOT_PORT"):
-        if var not in (env or {}):
-            child_env.pop(var, None)
-    command = [
-        sys.executable,
-        "app.py",
-        "--corpus",
-        str(corpus),
-        "--index",
-        str(workdir / "index"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command, child_env = app_command(
+        corpus, workdir / "index", port, temp_dir=workdir / "gradio-tmp", feedback=feedback, env=env
+    )
     log_file = open(log_path, "w", encoding="utf-8")
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT)
     log_file.close()
