@@ -4,8 +4,10 @@
 
 Under ``onnx-int8`` documents are embedded with the fp32 export (the same vectors as torch)
 and questions with an int8 file quantised from it. Each variant here is another int8 file
-made from the same fp32 export (``onnx_export.quantize_int8``'s options: scales per channel
-or per tensor, 7-bit ranges, some MatMuls left in fp32). For every development set
+made from the same fp32 export: ``onnx_export.quantize_int8`` (the shipped one: a scale per
+block of weights and of activations) with other block sizes, or ``quantize_dynamic_int8`` (the
+default until the fifth session: one scale per activation tensor) with its options: scales per
+channel or per tensor, 7-bit ranges, some MatMuls left in fp32. For every development set
 (``bench.devsets``) an fp32 document index is built once and cached, then:
 
 - fidelity: each question embedded one at a time (as the bot does) by the fp32 export and
@@ -19,6 +21,7 @@ or per tensor, 7-bit ranges, some MatMuls left in fp32). For every development s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import statistics
@@ -32,7 +35,7 @@ import numpy as np
 from bot.bot import Bot
 from bot.evaluation import evaluate, load_eval_set
 from indexer.embedding import ONNX_CACHE, Embedder, resolve_model
-from indexer.onnx_backend import OnnxEncoder, exported_model
+from indexer.onnx_backend import INT8_VERSION, OnnxEncoder, exported_model
 from indexer.settings import PROJECT_ROOT, Settings
 
 from .devsets import CachingEmbedder, DevSet, build_index, discover_sets
@@ -41,23 +44,33 @@ __all__ = ["VARIANTS", "make_variant", "variant_options"]
 
 CACHE = PROJECT_ROOT / ".cache" / "quantization"
 _FFN_OUT = r"layer\.\d+/output/dense/MatMul$"
+_DYNAMIC = {"dynamic": True}  # onnx_export.quantize_dynamic_int8 rather than the shipped quantize_int8
 # name -> (what it is, options for quantize_int8 given the fp32 graph's node names)
 VARIANTS: dict[str, tuple[str, Callable[[list[str]], dict]]] = {
-    "current": ("int8 now: dynamic, per channel, symmetric weights", lambda nodes: {}),
-    "per-tensor": ("one scale per weight tensor", lambda nodes: {"per_channel": False}),
-    "reduce-range": ("per channel, 7-bit weights", lambda nodes: {"reduce_range": True}),
-    "matmul-only": ("MatMul only (the embeddings' Gather in fp32)", lambda nodes: {"op_types": ["MatMul"]}),
+    "current": ("int8 now: one scale per 32 weights and per 32 activations", lambda nodes: {}),
+    "blockwise-64": ("int8, one scale per 64 values", lambda nodes: {"block_size": 64}),
+    "blockwise-128": ("int8, one scale per 128 values", lambda nodes: {"block_size": 128}),
+    "blockwise-256": ("int8, one scale per 256 values", lambda nodes: {"block_size": 256}),
+    "dynamic": ("dynamic int8, per channel, symmetric weights (the default until session 5)", lambda nodes: _DYNAMIC),
+    "per-tensor": ("dynamic, one scale per weight tensor", lambda nodes: _DYNAMIC | {"per_channel": False}),
+    "reduce-range": ("dynamic, per channel, 7-bit weights", lambda nodes: _DYNAMIC | {"reduce_range": True}),
+    "matmul-only": (
+        "dynamic, MatMul only (the embeddings' Gather in fp32)",
+        lambda nodes: _DYNAMIC | {"op_types": ["MatMul"]},
+    ),
     "fp32-last-layer": (
-        "last layer in fp32",
-        lambda nodes: {"nodes_to_exclude": [n for n in nodes if "layer.5/" in n]},
+        "dynamic, last layer in fp32",
+        lambda nodes: _DYNAMIC | {"nodes_to_exclude": [n for n in nodes if "layer.5/" in n]},
     ),
     "fp32-ffn-out": (
-        "the FFN output MatMuls in fp32",
-        lambda nodes: {"nodes_to_exclude": [n for n in nodes if re.search(_FFN_OUT, n)]},
+        "dynamic, the FFN output MatMuls in fp32",
+        lambda nodes: _DYNAMIC | {"nodes_to_exclude": [n for n in nodes if re.search(_FFN_OUT, n)]},
     ),
     "fp32-ffn-out-0": (
-        "layer 0's FFN output MatMul in fp32",
-        lambda nodes: {"nodes_to_exclude": [n for n in nodes if re.search(r"layer\.0/output/dense/MatMul$", n)]},
+        "dynamic, layer 0's FFN output MatMul in fp32",
+        lambda nodes: (
+            _DYNAMIC | {"nodes_to_exclude": [n for n in nodes if re.search(r"layer\.0/output/dense/MatMul$", n)]}
+        ),
     ),
 }
 
@@ -73,14 +86,20 @@ def make_variant(fp32: Path, name: str, folder: Path) -> Path:
     """The variant's ONNX file in ``folder`` (made from ``fp32`` when missing)."""
     import onnx
 
-    from indexer.onnx_export import quantize_int8
+    from indexer.onnx_export import quantize_dynamic_int8, quantize_int8
 
-    dest = folder / f"{fp32.parent.name}-{name}.onnx"
+    nodes = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
+    options = dict(variant_options(name, nodes))
+    # named by what it is, so a variant whose meaning changes (``current``) is made again
+    tag = hashlib.sha256(json.dumps([INT8_VERSION, options], sort_keys=True).encode()).hexdigest()[:8]
+    dest = folder / f"{fp32.parent.name}-{name}-{tag}.onnx"
     if not dest.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        nodes = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
         tmp = dest.with_suffix(".tmp.onnx")
-        quantize_int8(fp32, tmp, **variant_options(name, nodes))
+        if options.pop("dynamic", False):
+            quantize_dynamic_int8(fp32, tmp, **options)
+        else:
+            quantize_int8(fp32, tmp, **options)
         tmp.replace(dest)
     return dest
 
@@ -97,14 +116,24 @@ class _OneByOne:
         return np.concatenate([self.encoder.encode([t]) for t in texts])
 
 
-def _indexes(sets: Sequence[DevSet], model: str, cache: Path, log) -> dict[str, object]:
-    """An fp32 document index per set (the vectors ``onnx-int8`` gives documents), cached."""
-    documents = CachingEmbedder(Embedder(model, backend="onnx"), memo_dir=cache, backend="onnx")
+class _Batched:
+    """A document embedder over one ONNX file, batched as the indexer batches (``--documents``)."""
+
+    def __init__(self, encoder: OnnxEncoder, name: str) -> None:
+        self.encoder, self.name, self.dimension = encoder, name, encoder.dimension
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self.encoder.encode(texts)
+
+
+def _indexes(sets: Sequence[DevSet], model: str, cache: Path, log, documents=None, tag: str = "onnx") -> dict:
+    """A document index per set, cached: by default fp32 (the vectors ``onnx-int8`` gives documents)."""
+    embedder = CachingEmbedder(documents or Embedder(model, backend="onnx"), memo_dir=cache, backend=tag)
     stores = {}
     for s in sets:
         started = time.perf_counter()
-        stores[s.slug] = build_index(s.slug, s.documents(), documents, cache, "onnx")
-        log(f"{s.slug}: {stores[s.slug].count()} chunks ({time.perf_counter() - started:.1f} s)")
+        stores[s.slug] = build_index(s.slug, s.documents(), embedder, cache, tag)
+        log(f"{s.slug} ({tag}): {stores[s.slug].count()} chunks ({time.perf_counter() - started:.1f} s)")
     return stores
 
 
@@ -141,13 +170,19 @@ def fidelity(encoders: dict[str, OnnxEncoder], questions: dict[str, list[str]], 
     return rows
 
 
-def answers(embedders: dict[str, object], sets: Sequence[DevSet], stores: dict) -> dict[str, dict[str, dict]]:
-    """Per set and question embedder: answerable, hit@1, hit@3 (counts), unanswerable, correctly refused."""
+def answers(
+    embedders: dict[str, object], sets: Sequence[DevSet], stores: dict, own: dict[str, dict] | None = None
+) -> dict[str, dict[str, dict]]:
+    """Per set and question embedder: answerable, hit@1, hit@3 (counts), unanswerable, correctly refused.
+
+    ``own``: per embedder name, other stores to answer from (its documents embedded by the same variant).
+    """
     out: dict[str, dict[str, dict]] = {}
     for s in sets:
-        items, store = load_eval_set(s.questions), stores[s.slug]
+        items = load_eval_set(s.questions)
         out[s.slug] = {}
         for name, embedder in embedders.items():
+            store = (own or {}).get(name, stores)[s.slug]
             bot = Bot(store, embedder, settings=Settings(corpus_dir=s.corpus, index_dir=Path(store.index_dir)))
             _, results = evaluate(lambda q, h, bot=bot: bot.ask(q, h, k=3), items, k=3)
             answerable = [r for r in results if r.item.answerable]
@@ -187,11 +222,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated variants (default: all)")
     parser.add_argument("--sets", help="comma-separated development sets (default: all)")
     parser.add_argument("--no-answers", action="store_true", help="fidelity and speed only (no bot per variant)")
+    parser.add_argument(
+        "--documents",
+        metavar="VARIANT",
+        help="also embed the documents with this variant: its answers come from those indexes (torch's and fp32's "
+        "from the fp32 ones)",
+    )
     parser.add_argument("--cache", type=Path, default=CACHE, help=f"indexes and variant files (default {CACHE})")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
-    for name in names:
+    for name in names + ([args.documents] if args.documents else []):
         variant_options(name, [])  # an unknown name fails before any work
 
     def log(message: str) -> None:
@@ -222,7 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedders = {"torch": Embedder(model, backend="torch", threads=1)}
         embedders |= {name: _OneByOne(encoder, model) for name, encoder in encoders.items()}
         log("answers: the bot per development set and question model")
-        result["answers"] = answers(embedders, sets, stores)
+        own = None
+        if args.documents:
+            path = make_variant(fp32, args.documents, args.cache / "variants")
+            bulk = OnnxEncoder(model_dir, args.cache, quantized=True, path=path)
+            variant_stores = _indexes(sets, model, args.cache, log, _Batched(bulk, model), f"onnx-{args.documents}")
+            own = {args.documents: variant_stores}
+        result["answers"] = answers(embedders, sets, stores, own)
         print()
         print(_answers_table(result["answers"], ["fp32", *names]))
     if args.json:

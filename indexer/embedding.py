@@ -234,10 +234,11 @@ class Embedder:
         """Vectors for the index: like ``encode``, except that ``onnx-int8`` embeds documents with the
         fp32 export (the same numbers as torch) and keeps int8 for questions.
 
-        Why: int8 activations are quantised per batch, and on long chunks batched together the
-        error moved answers on 5 of 9 development documents by a question or more; with fp32
-        document vectors and int8 questions, on 3, by one question each (docs/performance.md). Questions stay int8,
-        where the speed matters (one short text at a time).
+        Why: every index vector is compared with every question, so its error counts twice.
+        Measured on the 13 development documents (``python -m bench.quantization --documents``,
+        docs/performance.md): with fp32 documents and int8 questions one document answers one
+        question fewer than torch; with int8 documents too, five do. Questions stay int8, where
+        the speed matters (one short text at a time).
         """
         if self.backend != "onnx-int8":
             return self.encode(texts, show_progress=show_progress)

@@ -75,7 +75,7 @@ class Settings:
     # The cosine a passage must reach to be shown; under it for all, the bot abstains. A property of
     # the model (all-MiniLM-L6-v2), chosen leave-one-document-out on the development documents
     # (docs/quality.md: python -m bench.quality prints the value fitted for a --model).
-    min_score: float = 0.336
+    min_score: float = 0.331
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 1000

@@ -38,7 +38,14 @@ def test_current_is_the_shipped_quantisation_and_unknown_names_fail():
     assert variant_options("current", NODES) == {}
     with pytest.raises(ValueError, match="no quantisation variant 'int4'"):
         variant_options("int4", NODES)
-    assert set(VARIANTS) >= {"current", "per-tensor", "reduce-range", "matmul-only", "fp32-ffn-out"}
+    assert set(VARIANTS) >= {"current", "dynamic", "per-tensor", "reduce-range", "matmul-only", "fp32-ffn-out"}
+
+
+def test_the_dynamic_variants_go_through_the_old_quantiser_and_the_block_ones_through_the_shipped_one():
+    for name in ("dynamic", "per-tensor", "reduce-range", "matmul-only", "fp32-last-layer", "fp32-ffn-out"):
+        assert variant_options(name, NODES)["dynamic"] is True, name
+    for size in (64, 128, 256):
+        assert variant_options(f"blockwise-{size}", NODES) == {"block_size": size}
 
 
 @pytest.mark.model

@@ -91,6 +91,50 @@ def test_a_failed_export_leaves_nothing_in_the_cache(tmp_path: Path, model_dir: 
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+def _matmul_graph(path: Path, weight: np.ndarray) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="/layer.0/output/dense/MatMul")],
+        "one-matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", weight.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", weight.shape[1]])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_int8_quantisation_scales_weights_and_activations_per_block_of_32(tmp_path: Path) -> None:
+    """The shipped question model: MatMulNBits, 8 bits, blocks of 32, int8 products; near fp32, not equal."""
+    import onnx
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(384, 256)).astype(np.float32)
+    weight[0, 0] = 40.0  # one outlier: per-tensor scales would coarsen every other weight
+    _matmul_graph(tmp_path / "fp32.onnx", weight)
+    onnx_export.quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx")
+    nodes = onnx.load(str(tmp_path / "int8.onnx")).graph.node
+    assert [n.op_type for n in nodes] == ["MatMulNBits"]
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in nodes[0].attribute}
+    assert (attributes["bits"], attributes["block_size"], attributes["accuracy_level"]) == (8, 32, 4)
+    x = rng.normal(size=(5, 384)).astype(np.float32)
+    run = ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"]).run
+    got, want = run(None, {"x": x})[0], x @ weight
+    cosine = (got * want).sum(axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosine.min() > 0.999 and not np.allclose(got, want, atol=1e-4)
+
+
+def test_a_change_of_quantisation_makes_a_new_int8_file_but_keeps_the_fp32_export(model_dir: Path, monkeypatch) -> None:
+    fp32, int8 = onnx_cache_key(model_dir, False), onnx_cache_key(model_dir, True)
+    monkeypatch.setattr(onnx_backend, "INT8_VERSION", "another quantisation")
+    assert onnx_cache_key(model_dir, False) == fp32
+    assert onnx_cache_key(model_dir, True) != int8
+
+
 def test_an_unwritable_cache_says_what_to_do(tmp_path: Path, model_dir: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
