@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -23,6 +24,7 @@ __all__ = [
     "DOCUMENTS_LOADING",
     "SOURCE_PLACEHOLDER",
     "int_or",
+    "code_regions",
     "render_change",
     "render_conversation",
     "render_documents",
@@ -64,15 +66,63 @@ def _clamp_span(start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
     return start, end
 
 
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})([^\n]*)$", re.MULTILINE)
+
+
+def code_regions(text: str) -> list[tuple[int, int, str]]:
+    """Where a quote holds Markdown fenced code: ``(start, end, kind)``, kind ``"fence"`` for a
+    fence line and ``"code"`` for the lines between two fences.
+
+    Why: a quote is a verbatim span, so one that runs from a sentence into a code block carries
+    the fence lines. Shown as prose they read as stray backticks; shown dimmed, with the code in
+    a monospace font, the quote reads as the document does. Nothing is added or removed, so the
+    text a reader copies is the text of the document.
+
+    A quote may begin or end inside a code block. Fences are paired in order; with an odd count,
+    a first fence with no info string after text that does not end a sentence (prose leads into
+    code with "." or ":") is taken as the close of a block the quote began in; otherwise the
+    last fence opens a block that runs to the quote's end.
+    """
+    fences = [(m.start(), m.end(), bool(m.group(2).strip())) for m in _FENCE.finditer(text)]
+    regions: list[tuple[int, int, str]] = []
+    before = text[: fences[0][0]].rstrip() if fences else ""
+    if len(fences) % 2 and not fences[0][2] and before and before[-1] not in ".:!?":
+        regions.append((0, fences[0][0], "code"))
+        regions.append((fences[0][0], fences[0][1], "fence"))
+        fences = fences[1:]
+    for i in range(0, len(fences), 2):
+        open_start, open_end, _ = fences[i]
+        regions.append((open_start, open_end, "fence"))
+        if i + 1 < len(fences):
+            close_start, close_end, _ = fences[i + 1]
+            regions.append((open_end, close_start, "code"))
+            regions.append((close_start, close_end, "fence"))
+        else:
+            regions.append((open_end, len(text), "code"))
+    return [r for r in regions if r[1] > r[0]]
+
+
+_CODE_CLASS = {"fence": "qb-fence", "code": "qb-code"}
+
+
 def render_quote(passage: Mapping[str, Any]) -> str:
-    """The passage text, escaped, with its best sentence in ``<strong>``."""
+    """The passage text, escaped, with its best sentence in ``<strong>`` and fenced code in ``<code>``."""
     text = str(passage.get("text", ""))
     base = int(passage.get("start", 0))
     best = passage.get("best_sentence") or {}
     b_start, b_end = _clamp_span(int(best.get("start", base)) - base, int(best.get("end", base)) - base, 0, len(text))
-    if b_end <= b_start:
-        return _e(text)
-    return f'{_e(text[:b_start])}<strong class="qb-best">{_e(text[b_start:b_end])}</strong>{_e(text[b_end:])}'
+    regions = code_regions(text)
+    cuts = sorted({0, len(text), *(x for r in regions for x in r[:2]), *((b_start, b_end) if b_end > b_start else ())})
+    out = []
+    for start, end in zip(cuts, cuts[1:]):
+        piece = _e(text[start:end])
+        kind = next((k for lo, hi, k in regions if lo <= start and end <= hi), None)
+        if kind:
+            piece = f'<code class="{_CODE_CLASS[kind]}">{piece}</code>'
+        if b_start <= start and end <= b_end and b_end > b_start:
+            piece = f'<strong class="qb-best">{piece}</strong>'
+        out.append(piece)
+    return "".join(out)
 
 
 def _button(

@@ -31,6 +31,7 @@ PAGE_TAGS = {
     "li",
     "blockquote",
     "strong",
+    "code",
     "button",
     "i",
     "svg",
@@ -88,6 +89,26 @@ def test_importing_the_app_builds_no_page():
 def test_quote_emphasises_the_best_sentence_inside_the_passage():
     html = render.render_quote(passage())
     assert html == 'One sentence. <strong class="qb-best">The best sentence here.</strong> Last one.'
+
+
+def test_quote_running_into_a_code_block_shows_the_code_as_code_and_keeps_every_character():
+    text = "Run it like this:\n```bash\nrg -e 'a|b' <file>\n```\nThen look."
+    quote = {"text": text, "start": 100, "end": 100 + len(text), "best_sentence": {"start": 100, "end": 117}}
+    html = render.render_quote(quote)
+    assert html.startswith('<strong class="qb-best">Run it like this:</strong>')
+    assert '<code class="qb-fence">```bash</code>' in html and '<code class="qb-fence">```</code>' in html
+    assert '<code class="qb-code">\nrg -e &#x27;a|b&#x27; &lt;file&gt;\n</code>' in html
+    assert "".join(parse(html).text) == text  # verbatim: nothing added, nothing dropped
+
+
+def test_code_regions_of_quotes_that_begin_or_end_inside_a_code_block():
+    ends_inside = "Install it:\n```sh\npip install x\n"
+    assert render.code_regions(ends_inside) == [(12, 17, "fence"), (17, len(ends_inside), "code")]
+    begins_inside = "make all\nmake test\n```\nThe tests run."
+    assert render.code_regions(begins_inside) == [(0, 19, "code"), (19, 22, "fence")]
+    bare_opening = "Use this:\n```\nrg foo"
+    assert render.code_regions(bare_opening) == [(10, 13, "fence"), (13, len(bare_opening), "code")]
+    assert render.code_regions("No code here, only ``inline`` ticks.") == []
 
 
 def test_quote_with_offsets_outside_the_passage_is_shown_plainly():
