@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from array import array
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
@@ -61,6 +62,8 @@ class LexicalIndex:
             self._model = bm25s.BM25()
             self._model.index(tokens, show_progress=False)
             self._indptr: list[int] | None = None
+            self._posting_lists: dict[int, tuple[list[int], list[float]]] = {}
+            self._word_ids: dict[str, int] = {}  # a question's word -> its vocabulary id, -1 if none
             try:
                 weights = self._model.scores  # a CSC matrix: token id -> (chunk rows, BM25 weights)
                 self._rows, self._weights = weights["indices"], weights["data"]
@@ -77,12 +80,76 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every chunk for ``query`` (``None`` when the query has no indexed word)."""
-        if self._model is None:
-            return None
-        vocab = self._model.vocab_dict
-        ids = [vocab[t] for t in self.tokens(query) if t in vocab]
+        ids = self._token_ids(query)
+        return self._scores(ids) if ids else None
+
+    def scaled(self, query: str, positions: Sequence[int]) -> list[float] | None:
+        """``scores(query)`` of the chunks at ``positions`` (-1: a chunk the index lacks, scored 0.0)
+        divided by the best score of any chunk, as the fusion weighs them; ``None`` when the
+        query has no indexed word.
+
+        Retrieval needs a few dozen of these, not every chunk's. On a small index the sums are
+        made in plain Python over the query's postings: right after the model has run, each
+        numpy call costs tens of microseconds (its code is out of the caches), more than the
+        whole loop. The values are numpy's to the bit: float32 sums in the same order (an
+        ``array("f")`` rounds each one to float32, and a float32 sum or quotient computed in
+        float64 and rounded to float32 is the float32 result), the quotient in float32 as
+        numpy takes a float32 array over a float, or in float64 when a chunk is missing (a
+        float64 array, as numpy makes of float32 scores mixed with 0.0).
+        """
+        ids = self._token_ids(query)
         if not ids:
             return None
+        postings = self._postings(ids)
+        if postings is None:  # a large index or a frequent word: numpy over every chunk
+            bm25 = self._scores(ids)
+            if -1 in positions:
+                raw = np.array([bm25[p] if p >= 0 else 0.0 for p in positions])
+            else:
+                raw = bm25[list(positions)]
+            top = float(bm25.max())
+            return (raw / top).tolist() if top > 0 else [0.0] * len(positions)
+        sums = array("f", bytes(4 * self._chunk_count))
+        touched: set[int] = set()
+        for rows, weights in postings:  # in query order, repeats included, as in _scores
+            for row, weight in zip(rows, weights):
+                sums[row] += weight
+            touched.update(rows)
+        top = max(sums[row] for row in touched)
+        if len(touched) < self._chunk_count:  # chunks without a word of the query score 0.0
+            top = max(top, 0.0)
+        if not top > 0:
+            return [0.0] * len(positions)
+        if -1 in positions:
+            return [sums[p] / top if p >= 0 else 0.0 for p in positions]
+        return array("f", [sums[p] / top for p in positions]).tolist()
+
+    def _token_ids(self, query: str) -> list[int]:
+        """The vocabulary ids of ``tokens(query)`` that the index knows, in order, repeats included.
+
+        A word's id depends on the word and the index only, so it is looked up once per word
+        (stopword test, stemmer, vocabulary) and kept: questions reuse most of their words.
+        """
+        if self._model is None:
+            return []
+        known = self._word_ids  # never emptied while in use: a full one is replaced
+        words = _BM25_TOKEN.findall(query.lower())
+        fresh: dict[str, int] = {}
+        missing = [w for w in dict.fromkeys(words) if w not in known]
+        if missing:
+            vocab = self._model.vocab_dict
+            indexed = [w for w in missing if w not in self._stopwords]
+            stems = self._stemmer(indexed) if self._stemmer is not None and indexed else indexed
+            fresh = dict.fromkeys(missing, -1)  # stopwords, and words whose stem the index lacks
+            fresh.update((w, vocab.get(t, -1)) for w, t in zip(indexed, stems))
+            if len(known) > _WORD_IDS_KEPT:
+                self._word_ids = dict(fresh)
+            else:
+                known.update(fresh)
+        ids = [fresh[w] if w in fresh else known[w] for w in words]
+        return [i for i in ids if i >= 0]
+
+    def _scores(self, ids: list[int]) -> np.ndarray:
         if self._indptr is None or getattr(self._model, "nonoccurrence_array", None) is not None:
             return np.asarray(self._model.get_scores(ids), dtype=np.float32)  # BM25 variants that score absence
         scores = np.zeros(self._chunk_count, dtype=self._dtype)
@@ -90,6 +157,39 @@ class LexicalIndex:
             start, end = self._indptr[token], self._indptr[token + 1]
             scores[self._rows[start:end]] += self._weights[start:end]  # rows of one token are distinct
         return np.asarray(scores, dtype=np.float32)
+
+    def _postings(self, ids: list[int]) -> list[tuple[list[int], list[float]]] | None:
+        """Each token's chunk rows and float32 weights as Python lists (kept once made), or ``None``
+        where ``_scores`` must do the sums: another bm25s layout or precision, a large index,
+        or more postings than a loop beats numpy on."""
+        indptr = self._indptr
+        if (
+            indptr is None
+            or self._chunk_count > _PYTHON_SUMS_MAX_CHUNKS
+            or self._dtype != np.float32
+            or getattr(self._model, "nonoccurrence_array", None) is not None
+            or sum(indptr[t + 1] - indptr[t] for t in ids) > _PYTHON_SUMS_MAX_POSTINGS
+        ):
+            return None
+        lists = self._posting_lists
+        if len(lists) > _POSTING_LISTS_KEPT:
+            lists.clear()
+        postings = []
+        for token in ids:
+            posting = lists.get(token)
+            if posting is None:
+                start, end = indptr[token], indptr[token + 1]
+                posting = lists[token] = (self._rows[start:end].tolist(), self._weights[start:end].tolist())
+            postings.append(posting)
+        return postings
+
+
+# Where ``LexicalIndex.scaled`` sums in Python rather than numpy: a loop over a few hundred
+# postings takes microseconds; numpy's per-call cost only pays off on long posting lists.
+_PYTHON_SUMS_MAX_CHUNKS = 100_000
+_PYTHON_SUMS_MAX_POSTINGS = 4_096
+_POSTING_LISTS_KEPT = 20_000  # tokens whose posting lists are kept as Python lists
+_WORD_IDS_KEPT = 100_000  # words of questions whose vocabulary id is kept
 
 
 # bm25s.tokenize's default token pattern (scikit-learn's CountVectorizer).
@@ -165,9 +265,17 @@ def defined_term(question: str) -> str | None:
 
 def defines(text: str, term: str) -> bool:
     """Whether ``text`` states what ``term`` is ("X is ...", "X (also called Y) is ...", "X refers to ...")."""
+    return _definition_pattern(term).search(text) is not None
+
+
+def _definition_pattern(term: str) -> re.Pattern[str]:
+    """``defines``'s pattern for ``term``, compiled once per question rather than looked up per candidate."""
     stem = re.escape(term.rstrip("s"))
-    pattern = rf"\b{stem}s?\b(?:\s*\([^)]*\))?\s+(?:is|are|refers? to|means?)\b"
-    return re.search(pattern, text, re.IGNORECASE) is not None
+    return re.compile(rf"\b{stem}s?\b(?:\s*\([^)]*\))?\s+(?:is|are|refers? to|means?)\b", re.IGNORECASE)
+
+
+def _score_of(candidate: Candidate) -> float:
+    return candidate.score
 
 
 class Retriever:
@@ -231,28 +339,25 @@ class Retriever:
         if not hits:
             return []
         lexical = self.lexical()
-        bm25 = lexical.scores(query) if lexical is not None else None
-        if bm25 is not None:
-            raw = np.array(
-                [bm25[lexical.position[h.chunk.id]] if h.chunk.id in lexical.position else 0.0 for h in hits]
-            )
-            top = float(bm25.max())
-            scaled = raw / top if top > 0 else np.zeros_like(raw)
-        else:
-            scaled = np.zeros(len(hits))
+        scaled = None
+        if lexical is not None:
+            position = lexical.position
+            scaled = lexical.scaled(query, [position.get(h.chunk.id, -1) for h in hits])
+        if scaled is None:
+            scaled = [0.0] * len(hits)
         term = defined_term(query)
+        defining = _definition_pattern(term) if term else None
+        weight, bonus = self.lexical_weight, self.definition_bonus
         fused = [
             Candidate(
                 h.chunk,
                 h.score,
-                float(s),
-                h.score
-                + self.lexical_weight * float(s)
-                + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
+                s,
+                h.score + weight * s + (bonus if defining is not None and defining.search(h.chunk.text) else 0.0),
             )
             for h, s in zip(hits, scaled)
         ]
-        fused.sort(key=lambda c: c.score, reverse=True)
+        fused.sort(key=_score_of, reverse=True)
         return fused
 
     def _search(self, vector: np.ndarray, documents: Collection[str] | None) -> list:

@@ -164,15 +164,21 @@ def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k:
     orders by position) are neighbours less than 1e-5 apart: only such runs are looked at
     (Python's ``round`` costs more than FAISS's whole search of a small index) and sorted
     by position. A row that is not best first (no index type gives one) goes through
-    ``rank_hits`` itself.
+    ``rank_hits`` itself. Plain Python over the row's few dozen values: after the model has
+    run, each numpy call here cost tens of microseconds (its code no longer in the caches),
+    more than this whole loop.
     """
-    if (rows < 0).any():  # FAISS's "no result"
-        scores, rows = scores[rows >= 0], rows[rows >= 0]
-    gaps = scores[:-1].astype(np.float64) - scores[1:]
-    if (gaps < 0).any():
-        return rank_hits((Hit(chunks[r], s) for s, r in zip(scores.tolist(), rows.tolist())), k)
     values, order = scores.tolist(), rows.tolist()
-    tied = [i for i in np.flatnonzero(gaps < 2e-5).tolist() if round(values[i], 5) == round(values[i + 1], 5)]
+    if min(order, default=0) < 0:  # FAISS's "no result"
+        kept = [(s, r) for s, r in zip(values, order) if r >= 0]
+        values, order = [s for s, _ in kept], [r for _, r in kept]
+    tied = []
+    for i in range(len(values) - 1):
+        gap = values[i] - values[i + 1]  # as float64, as the scores' own float32 neighbours
+        if gap < 0:
+            return rank_hits((Hit(chunks[r], s) for s, r in zip(values, order)), k)
+        if gap < 2e-5 and round(values[i], 5) == round(values[i + 1], 5):
+            tied.append(i)
     start = 0
     while start < len(tied) and tied[start] < k:  # runs of ties that reach into the first k
         end = start
@@ -183,6 +189,36 @@ def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k:
         values[first : last + 1], order[first : last + 1] = (list(part) for part in zip(*run))
         start = end + 1
     return [Hit(chunks[r], s) for s, r in zip(values[:k], order[:k])]
+
+
+class _IndexMemory:
+    """Exposes a flat index's own vector storage to numpy and keeps the index alive with the view."""
+
+    def __init__(self, index, view: np.ndarray) -> None:
+        self.index = index
+        self.__array_interface__ = view.__array_interface__
+
+
+def _shared_vectors(index, vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as a view on the flat index's own copy of them, when it holds the same
+    values; otherwise ``vectors`` itself.
+
+    A flat index keeps every vector, so a second array of them doubles the memory. It also costs
+    each answer time: the emphasis reads a few dozen of those vectors right after the search has
+    scanned the index's copy, which is then in the CPU caches, while the other copy was pushed
+    out by the model that embedded the question.
+    """
+    import faiss
+
+    if not isinstance(index, faiss.IndexFlat) or isinstance(vectors, np.memmap) or index.ntotal == 0:
+        return vectors
+    n, dim = index.ntotal, index.d
+    if vectors.shape != (n, dim) or vectors.dtype != np.float32:
+        return vectors
+    view = faiss.rev_swig_ptr(index.get_xb(), n * dim).reshape(n, dim)
+    if not np.array_equal(view, vectors):
+        return vectors
+    return np.asarray(_IndexMemory(index, view))
 
 
 def _position(chunk: Chunk) -> tuple[str, int, int]:
@@ -366,6 +402,7 @@ class FaissStore(VectorStore):
             index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
         elif hasattr(index, "nprobe"):
             index.nprobe = max(index.nprobe, min(index.nlist, IVF_NPROBE))
+        vectors = _shared_vectors(index, vectors)
         return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)}, name=folder.name)
 
     def read_manifest(self) -> Manifest | None:
@@ -496,6 +533,7 @@ class FaissStore(VectorStore):
         os.replace(tmp, final)
         fsync_dir(self.index_dir)
         write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
+        vectors = _shared_vectors(index, vectors)
         self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)}, name=name)
         self._gen_name = name
 
