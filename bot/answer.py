@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import operator
 import re
 from array import array
 from dataclasses import asdict, dataclass, field, replace
@@ -132,7 +133,7 @@ def compose(
     ``cache`` keeps what is derived from a chunk alone (its sentences' ids and words) from one
     question to the next; the caller drops it when the index changes.
     """
-    if not candidates or max(c.dense for c in candidates) < min_score:
+    if not candidates or max(map(_DENSE, candidates)) < min_score:
         return Answer(question, True, ABSTAIN_MESSAGE, notice=notice, searched_as=searched_as)
     cache = cache if cache is not None else ChunkCache()
     # A few more than k, to fill the places of passages that join one already shown.
@@ -162,6 +163,9 @@ def compose(
         free = max(0, k - len(passages))
         chosen, remaining = remaining[:free], remaining[free:]
     return Answer(question, False, "", tuple(passages), notice=notice, searched_as=searched_as)
+
+
+_DENSE = operator.attrgetter("dense")
 
 
 def _window_scores(ids: Sequence[str], sentence_scores: Mapping[str, float]) -> array:
@@ -221,7 +225,7 @@ def _answer_after_lead_in(highlight: Highlight, doc: SourceText, start: int, end
     is an example, not the answer: the emphasis stays."""
     if not _ends_with(highlight.text, ANNOUNCING_ENDS):
         return highlight
-    i = bisect.bisect_left(doc.sentences, highlight.end, key=lambda s: s.start)
+    i = bisect.bisect_left(doc.starts, highlight.end)
     if i < len(doc.sentences) and start <= doc.sentences[i].start and doc.sentences[i].end <= end:
         after = doc.sentences[i]
         text = doc.text[after.start : after.end]
@@ -250,6 +254,9 @@ def _add_passage(
             new = join(new, other, doc)
 
 
+_NON_SPACE = re.compile(r"\S")
+
+
 def continues(shown: Passage, new: Passage, doc: SourceText, max_chars: int) -> bool:
     """``new`` picks up right where ``shown`` ends (or ends where it starts) in the same paragraph
     of ``doc`` and the source did not cut the text between them, and the two together are still
@@ -258,9 +265,9 @@ def continues(shown: Passage, new: Passage, doc: SourceText, max_chars: int) -> 
         return False
     first, second = (shown, new) if shown.start < new.start else (new, shown)
     text, sentences = doc.text, doc.sentences
-    if text[first.end : second.start].strip():
+    if _NON_SPACE.search(text, first.end, second.start):  # no copy of what may be most of the document
         return False
-    i = bisect.bisect_left(sentences, second.start, key=lambda s: s.start)  # sentences are in text order
+    i = bisect.bisect_left(doc.starts, second.start)  # sentences are in text order
     if not 0 < i < len(sentences) or sentences[i].start != second.start or sentences[i - 1].end != first.end:
         return False
     last, after = sentences[i - 1], sentences[i]
@@ -282,7 +289,11 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORDS.findall(text)]
 
 
-def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
+# How much of the shorter sentence's words, in order, make it a repeat of the other.
+DUPLICATE = 0.95
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = DUPLICATE) -> bool:
     """One text repeats the other: the shorter one's words appear, in order, in the longer one.
 
     Word *order* matters: legal texts restate a clause with a few words changed
@@ -292,20 +303,33 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     return _repeats(_Said.of(a), _Said.of(b), threshold)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Said:
-    """A sentence as duplicate detection reads it: its lower-cased words, and their set."""
+    """A sentence as duplicate detection reads it: its lower-cased words, their set, and a 64-bit
+    signature of that set (bit ``hash(word) % 64`` for each word).
+
+    A sentence of under 20 words repeats a longer one only if every one of its words is in
+    the other (``strict``), so only if its signature's bits all are in the other's: most
+    pairs are told apart on two integers, without reading either sentence's words.
+    """
 
     words: tuple[str, ...]
     vocabulary: frozenset[str]
+    signature: int
+    size: int  # len(words)
+    strict: bool  # at DUPLICATE, one word missing from the other sentence is too many
 
     @classmethod
     def of(cls, text: str) -> _Said:
         words = tuple(_words(text))
-        return cls(words, frozenset(words))
+        vocabulary = frozenset(words)
+        signature = 0
+        for word in vocabulary:
+            signature |= 1 << (hash(word) & 63)
+        return cls(words, vocabulary, signature, len(words), (1 - DUPLICATE) * len(words) < 1)
 
 
-def _repeats(a: _Said, b: _Said, threshold: float = 0.95) -> bool:
+def _repeats(a: _Said, b: _Said, threshold: float = DUPLICATE) -> bool:
     """``is_near_duplicate`` on sentences already split into words."""
     if not a.words or not b.words:
         return a.words == b.words
@@ -340,15 +364,32 @@ def select_passages(candidates: Sequence[Candidate], k: int, cache: ChunkCache |
             break
         chunk = cand.chunk
         doc, start, end = chunk.doc, chunk.start, chunk.end
-        if any(d == doc and s < end and start < e for d, s, e in spans):  # overlaps a chosen chunk
+        overlaps = False
+        for d, s, e in spans:  # a loop, not any(): this runs for every candidate of every question
+            if s < end and start < e and d == doc:
+                overlaps = True
+                break
+        if overlaps:
             continue
         sentences = cache.said(chunk)
-        if shown_sentences and any(_repeats(s, seen) for s in sentences for seen in shown_sentences):
+        if shown_sentences and _repeats_any(sentences, shown_sentences):
             continue
         chosen.append(cand)
         spans.append((doc, start, end))
         shown_sentences.extend(sentences)
     return chosen
+
+
+def _repeats_any(sentences: Sequence[_Said], shown: Sequence[_Said]) -> bool:
+    """Whether any of ``sentences`` repeats any of ``shown`` (``_repeats`` at ``DUPLICATE``)."""
+    for s in sentences:
+        for t in shown:
+            short, long_ = (s, t) if s.size <= t.size else (t, s)
+            if short.strict and short.signature | long_.signature != long_.signature:
+                continue  # a word of the shorter one is missing from the longer one
+            if _repeats(s, t):
+                return True
+    return False
 
 
 class ChunkCache:
@@ -430,39 +471,38 @@ def _grow(
         return start, end
     hi = past - 1
     blocks = {sentences[lo].block}
-
-    def free(i: int) -> bool:
-        s = sentences[i]
-        if any(s.start < b and a < s.end for a, b in taken):
-            return False
-        if s.block in blocks:
-            return True
-        last = sentences[i - 1] if i > 0 else None
-        announces = last is not None and i == hi + 1 and _ends_with(text[last.start : last.end], ANNOUNCING_ENDS)
-        return announces and s.block == last.block + 1
-
-    def joins(i: int) -> bool:
-        """No growing across a place where the source cut a snippet short, and no growing back
-        into a sentence the source cut at its start: a quote should not open mid-sentence."""
-        before, after = (sentences[i], sentences[lo]) if i < lo else (sentences[hi], sentences[i])
-        opens_mid_sentence = i < lo and sentences[i].truncated_start
-        return not before.truncated_end and not after.truncated_start and not opens_mid_sentence
-
-    grew = True
-    while grew:
-        grew = False
+    while True:
         for i in (hi + 1, lo - 1):
-            if 0 <= i < len(sentences) and free(i) and joins(i):
-                new_start, new_end = (
-                    min(sentences[lo].start, sentences[i].start),
-                    max(sentences[hi].end, sentences[i].end),
-                )
-                if new_end - new_start <= max_chars:
-                    lo, hi = min(lo, i), max(hi, i)
-                    blocks.add(sentences[i].block)
-                    grew = True
+            if not 0 <= i < len(sentences):
+                continue
+            s = sentences[i]
+            clash = False
+            for a, b in taken:  # a span already taken (a loop, not any(): it runs for every step)
+                if s.start < b and a < s.end:
+                    clash = True
                     break
-    return min(start, sentences[lo].start), max(end, sentences[hi].end)
+            if clash:
+                continue
+            if s.block not in blocks:  # another paragraph: only the one a lead-in announces
+                last = sentences[i - 1] if i > 0 else None
+                if not (
+                    last is not None
+                    and i == hi + 1
+                    and _ends_with(text[last.start : last.end], ANNOUNCING_ENDS)
+                    and s.block == last.block + 1
+                ):
+                    continue
+            # No growing across a place where the source cut a snippet short, and no growing back
+            # into a sentence the source cut at its start: a quote should not open mid-sentence.
+            before, after = (s, sentences[lo]) if i < lo else (sentences[hi], s)
+            if before.truncated_end or after.truncated_start or (i < lo and s.truncated_start):
+                continue
+            if max(sentences[hi].end, s.end) - min(sentences[lo].start, s.start) <= max_chars:
+                lo, hi = min(lo, i), max(hi, i)
+                blocks.add(s.block)
+                break
+        else:  # neither side could grow
+            return min(start, sentences[lo].start), max(end, sentences[hi].end)
 
 
 def _sentences_within(starts: Sequence[int], ends: Sequence[int], start: int, end: int) -> tuple[int, int]:

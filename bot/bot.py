@@ -14,12 +14,13 @@ import threading
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from indexer.chunking import ChunkingSettings, Sentence, split_sentences
+from indexer.chunking import Chunk, ChunkingSettings, Sentence, split_sentences
 from indexer.embedding import Embedder, TextEmbedder
 from indexer.loaders import CorpusInfo, DocumentError, load_corpus_info
 from indexer.settings import Settings
@@ -31,7 +32,7 @@ from .examples import examples_for
 from .freshness import GenerationGate
 from .inputs import earlier_questions, passage_count
 from .language import LANGUAGE_MESSAGE, foreign_language, reads_english_only
-from .retrieval import Candidate, Retriever, contextualize
+from .retrieval import Candidate, LexicalIndex, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
 
@@ -91,6 +92,7 @@ class Bot:
         self._manifest: Manifest | None = None
         self._doc_cache: dict[str, tuple[str, list[Sentence]]] = {}
         self._chunk_cache = ChunkCache()  # what answers derive from a chunk alone (sentence ids, words)
+        self._windows: dict[str, tuple[str, ...]] = {}  # chunk id -> its sentences with a vector
         self._sources: dict[str, SourceText] = {}  # name -> the document as composition reads it
         self._example_vectors: np.ndarray | None = None
         self._derived_examples: tuple[str, ...] | None = None
@@ -158,6 +160,7 @@ class Bot:
             self._doc_cache.clear()
             self._sources.clear()
         self._chunk_cache = ChunkCache()
+        self._windows = {}
         self._manifest = None
         self._derived_examples = self._example_vectors = None
 
@@ -251,21 +254,31 @@ class Bot:
     def _sentence_scores(self, candidates: Sequence[Candidate], vector: np.ndarray) -> dict[str, float]:
         """Cosine to the question of each sentence of the candidates' multi-sentence windows that has
         a vector of its own (questions and fragments have none), read from the store in one call."""
-        windows = [self._chunk_cache.sentence_ids(c.chunk) for c in candidates if len(c.chunk.sentences) > 1]
-        wanted = list(dict.fromkeys(i for ids in windows for i in ids))
-        known = self.retriever.known_ids()
-        if known is not None:
-            wanted = [i for i in wanted if i in known]
+        lexical = self.retriever.lexical()
+        windows = [self._window(c.chunk, lexical) for c in candidates]
+        wanted = list(dict.fromkeys(chain.from_iterable(windows)))
         try:
             return dict(zip(wanted, (self.store.get_vectors(wanted) @ vector).tolist())) if wanted else {}
         except KeyError:  # the store changed since the ids were read: one window at a time
             scores: dict[str, float] = {}
-            for ids in windows:
+            for chunk in (c.chunk for c in candidates if len(c.chunk.sentences) > 1):
+                ids = self._chunk_cache.sentence_ids(chunk)
                 try:
                     scores.update(zip(ids, (self.store.get_vectors(ids) @ vector).tolist()))
                 except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
                     continue
             return scores
+
+    def _window(self, chunk: Chunk, lexical: LexicalIndex | None) -> tuple[str, ...]:
+        """The ids of a multi-sentence window's sentences that are chunks of the index (all of them
+        when the bot cannot tell; none for a single sentence), made once per chunk and generation."""
+        window = self._windows.get(chunk.id)
+        if window is None:
+            if len(self._windows) >= 100_000:  # a large index: keep memory bounded
+                self._windows = {}
+            ids = self._chunk_cache.sentence_ids(chunk) if len(chunk.sentences) > 1 else ()
+            window = self._windows[chunk.id] = lexical.known(ids) if lexical is not None else ids
+        return window
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:
         """A document's text and sentences, cached: the passage context is cut from them."""

@@ -13,11 +13,11 @@ definition itself.
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import threading
 from array import array
-from dataclasses import dataclass
-from typing import Collection, Sequence
+from typing import Collection, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -28,8 +28,11 @@ from indexer.stores import VectorStore
 __all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize", "defined_term", "defines", "is_follow_up"]
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One chunk as retrieval scored it. A named tuple rather than a frozen dataclass: every
+    question makes some 40 of them, and a frozen dataclass's ``__init__`` costs 2.5 times as
+    much (one ``object.__setattr__`` per field)."""
+
     chunk: Chunk
     dense: float  # cosine similarity to the question
     lexical: float  # BM25 score scaled to [0, 1] within this question's candidates
@@ -55,6 +58,7 @@ class LexicalIndex:
         self._stemmer = _make_stemmer()
         self._stopwords = frozenset(STOPWORDS_EN)
         self.position = {c.id: i for i, c in enumerate(chunks)}
+        self._ids = [c.id for c in chunks]  # the store's own id strings, by position
         self._model = None
         corpus = [c.embed_text for c in chunks]
         if corpus:
@@ -62,7 +66,7 @@ class LexicalIndex:
             self._model = bm25s.BM25()
             self._model.index(tokens, show_progress=False)
             self._indptr: list[int] | None = None
-            self._posting_lists: dict[int, tuple[list[int], list[float]]] = {}
+            self._posting_lists: dict[int, tuple[array, array]] = {}
             self._word_ids: dict[str, int] = {}  # a question's word -> its vocabulary id, -1 if none
             try:
                 weights = self._model.scores  # a CSC matrix: token id -> (chunk rows, BM25 weights)
@@ -72,6 +76,13 @@ class LexicalIndex:
                 self._indptr = weights["indptr"].tolist()
             except (AttributeError, KeyError, TypeError):  # another bm25s layout: its own get_scores
                 self._indptr = None
+
+    def known(self, ids: Iterable[str]) -> tuple[str, ...]:
+        """Those of ``ids`` that are chunks of the index, as the index's own string objects: a dict
+        keyed by the store's chunk ids finds those by identity, without comparing their text
+        (which, right after the model has run, means a cache miss per lookup)."""
+        position, own = self.position, self._ids
+        return tuple(own[position[i]] for i in ids if i in position)
 
     def tokens(self, query: str) -> list[str]:
         """The query's words as the index knows them: what ``bm25s.tokenize`` gives for one text."""
@@ -115,7 +126,7 @@ class LexicalIndex:
             for row, weight in zip(rows, weights):
                 sums[row] += weight
             touched.update(rows)
-        top = max(sums[row] for row in touched)
+        top = max(map(sums.__getitem__, touched), default=0.0)
         if len(touched) < self._chunk_count:  # chunks without a word of the query score 0.0
             top = max(top, 0.0)
         if not top > 0:
@@ -158,8 +169,8 @@ class LexicalIndex:
             scores[self._rows[start:end]] += self._weights[start:end]  # rows of one token are distinct
         return np.asarray(scores, dtype=np.float32)
 
-    def _postings(self, ids: list[int]) -> list[tuple[list[int], list[float]]] | None:
-        """Each token's chunk rows and float32 weights as Python lists (kept once made), or ``None``
+    def _postings(self, ids: list[int]) -> list[tuple[array, array]] | None:
+        """Each token's chunk rows and float32 weights as compact arrays (kept once made), or ``None``
         where ``_scores`` must do the sums: another bm25s layout or precision, a large index,
         or more postings than a loop beats numpy on."""
         indptr = self._indptr
@@ -179,7 +190,10 @@ class LexicalIndex:
             posting = lists.get(token)
             if posting is None:
                 start, end = indptr[token], indptr[token + 1]
-                posting = lists[token] = (self._rows[start:end].tolist(), self._weights[start:end].tolist())
+                rows, weights = array("q"), array("f")
+                rows.frombytes(self._rows[start:end].astype(np.int64).tobytes())
+                weights.frombytes(self._weights[start:end].astype(np.float32).tobytes())
+                posting = lists[token] = (rows, weights)
             postings.append(posting)
         return postings
 
@@ -274,8 +288,7 @@ def _definition_pattern(term: str) -> re.Pattern[str]:
     return re.compile(rf"\b{stem}s?\b(?:\s*\([^)]*\))?\s+(?:is|are|refers? to|means?)\b", re.IGNORECASE)
 
 
-def _score_of(candidate: Candidate) -> float:
-    return candidate.score
+_SCORE = operator.attrgetter("score")
 
 
 class Retriever:
@@ -335,39 +348,46 @@ class Retriever:
     ) -> list[Candidate]:
         """Candidates for ``query``, best first by fused score; only from ``documents`` when given."""
         vector = self.embed(query) if query_vector is None else query_vector
-        hits = self._search(vector, documents)
-        if not hits:
+        chunks, dense = self._search(vector, documents)
+        if not chunks:
             return []
         lexical = self.lexical()
         scaled = None
         if lexical is not None:
             position = lexical.position
-            scaled = lexical.scaled(query, [position.get(h.chunk.id, -1) for h in hits])
+            scaled = lexical.scaled(query, [position.get(c.id, -1) for c in chunks])
         if scaled is None:
-            scaled = [0.0] * len(hits)
+            scaled = [0.0] * len(chunks)
         term = defined_term(query)
         defining = _definition_pattern(term) if term else None
         weight, bonus = self.lexical_weight, self.definition_bonus
         fused = [
-            Candidate(
-                h.chunk,
-                h.score,
-                s,
-                h.score + weight * s + (bonus if defining is not None and defining.search(h.chunk.text) else 0.0),
-            )
-            for h, s in zip(hits, scaled)
+            Candidate(c, d, s, d + weight * s + (bonus if defining is not None and defining.search(c.text) else 0.0))
+            for c, d, s in zip(chunks, dense, scaled)
         ]
-        fused.sort(key=_score_of, reverse=True)
+        fused.sort(key=_SCORE, reverse=True)
         return fused
 
-    def _search(self, vector: np.ndarray, documents: Collection[str] | None) -> list:
-        """The store's nearest chunks; within ``documents``, searched wider until enough of theirs come
-        back (or the whole index has been seen), so a small chosen document is not crowded out."""
+    def _search(self, vector: np.ndarray, documents: Collection[str] | None) -> tuple[list[Chunk], list[float]]:
+        """The store's nearest chunks and their cosines; within ``documents``, searched wider until
+        enough of theirs come back (or the whole index has been seen), so a small chosen document
+        is not crowded out."""
         if documents is None:
-            return self.store.search(vector[None, :], self.candidates)[0]
+            return self._nearest(vector, self.candidates)
         wanted, n, total = set(documents), self.candidates, self.store.count()
         while True:
-            hits = [h for h in self.store.search(vector[None, :], n)[0] if h.chunk.doc in wanted]
-            if len(hits) >= self.candidates or n >= total:
-                return hits[: self.candidates]
+            chunks, scores = self._nearest(vector, n)
+            kept = [(c, s) for c, s in zip(chunks, scores) if c.doc in wanted]
+            if len(kept) >= self.candidates or n >= total:
+                kept = kept[: self.candidates]
+                return [c for c, _ in kept], [s for _, s in kept]
             n = min(total, n * 8)
+
+    def _nearest(self, vector: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
+        """One query's nearest chunks and scores: through the store's ``nearest`` where it has one
+        (the FAISS store: no ``Hit`` objects made only to be taken apart here), else ``search``."""
+        nearest = getattr(self.store, "nearest", None)
+        if nearest is not None:
+            return nearest(vector, k)
+        hits = self.store.search(vector[None, :], k)[0]
+        return [h.chunk for h in hits], [h.score for h in hits]

@@ -124,3 +124,29 @@ def test_a_flat_index_and_the_stored_vectors_share_one_copy(tmp_path: Path, smal
     assert index() is not None  # held by the view
     del vectors
     assert index() is None
+
+
+def test_nearest_is_search_without_hit_objects(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
+    """The FAISS store's ``nearest`` gives ``search``'s chunks and scores, in its order, and the
+    retriever's candidates are the same through ``nearest`` as through ``search`` alone."""
+    from bot.retrieval import Retriever
+
+    store = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, store, fake_embedder)
+    retriever = Retriever(store, fake_embedder)
+
+    class SearchOnly:  # a store with the contract's search only
+        def __getattr__(self, name):
+            if name == "nearest":
+                raise AttributeError(name)
+            return getattr(store, name)
+
+    plain = Retriever(SearchOnly(), fake_embedder)
+    for question in ("What is a leg cramp?", "How much sleep do adults need?", "stretch the calf", "zzz"):
+        vector = fake_embedder.encode([question])[0]
+        for k in (1, 3, 40):
+            (hits,) = store.search(vector[None, :], k)
+            assert store.nearest(vector, k) == ([h.chunk for h in hits], [h.score for h in hits])
+        assert retriever.retrieve(question, vector) == plain.retrieve(question, vector)
+        some = [store.all_chunks()[0].doc]
+        assert retriever.retrieve(question, vector, some) == plain.retrieve(question, vector, some)

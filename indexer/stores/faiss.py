@@ -30,7 +30,7 @@ import time
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -158,7 +158,13 @@ class _Generation:
 
 
 def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k: int) -> list[Hit]:
-    """``rank_hits`` of one result row, building ``Hit`` objects for the ``k`` kept only.
+    """``rank_hits`` of one result row, building ``Hit`` objects for the ``k`` kept only."""
+    values, order = _best_rows(chunks, scores, rows, k)
+    return [Hit(chunks[r], s) for s, r in zip(values, order)]
+
+
+def _best_rows(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[list[float], list[int]]:
+    """The scores and rows of ``rank_hits`` of one result row, the ``k`` kept only.
 
     FAISS returns a row best first, so scores equal to 5 decimals (the ties ``rank_hits``
     orders by position) are neighbours less than 1e-5 apart: only such runs are looked at
@@ -176,7 +182,8 @@ def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k:
     for i in range(len(values) - 1):
         gap = values[i] - values[i + 1]  # as float64, as the scores' own float32 neighbours
         if gap < 0:
-            return rank_hits((Hit(chunks[r], s) for s, r in zip(values, order)), k)
+            ranked = rank_hits((_Ranked(chunks[r], s, r) for s, r in zip(values, order)), k)
+            return [h.score for h in ranked], [h.row for h in ranked]
         if gap < 2e-5 and round(values[i], 5) == round(values[i + 1], 5):
             tied.append(i)
     start = 0
@@ -188,7 +195,15 @@ def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k:
         run = sorted(zip(values[first : last + 1], order[first : last + 1]), key=lambda p: _position(chunks[p[1]]))
         values[first : last + 1], order[first : last + 1] = (list(part) for part in zip(*run))
         start = end + 1
-    return [Hit(chunks[r], s) for s, r in zip(values[:k], order[:k])]
+    return values[:k], order[:k]
+
+
+class _Ranked(NamedTuple):
+    """What ``rank_hits`` reads of a hit (``chunk``, ``score``), with the row it came from."""
+
+    chunk: Chunk
+    score: float
+    row: int
 
 
 class _IndexMemory:
@@ -221,6 +236,24 @@ def _shared_vectors(index, vectors: np.ndarray) -> np.ndarray:
     return np.asarray(_IndexMemory(index, view))
 
 
+class _Pin:
+    """``FaissStore.pinned``: a class rather than a generator, as every answer enters one."""
+
+    __slots__ = ("store", "outer")
+
+    def __init__(self, store: FaissStore) -> None:
+        self.store = store
+        self.outer: _Generation | None = None
+
+    def __enter__(self) -> None:
+        local = self.store._local
+        self.outer = getattr(local, "pinned", None)
+        local.pinned = self.outer or self.store._load()
+
+    def __exit__(self, *exc: object) -> None:
+        self.store._local.pinned = self.outer
+
+
 def _position(chunk: Chunk) -> tuple[str, int, int]:
     return chunk.doc, chunk.start, chunk.end
 
@@ -243,6 +276,7 @@ class FaissStore(VectorStore):
         # Document texts by content hash: a text file never changes, so the cache never goes stale.
         self._texts: dict[str, str] = {}
         self._local = threading.local()  # .pinned: the generation this thread reads inside ``pinned``
+        self._pointer, self._pointer_of = self.index_dir / "CURRENT", self.index_dir
 
     def describe(self) -> str:
         return f"FAISS index at {self.index_dir}"
@@ -255,7 +289,9 @@ class FaissStore(VectorStore):
     def _current_name(self) -> str | None:
         """The live generation's name. Every call checks the pointer, so a change by another process is
         seen at once; the file is read again only when its identity changed (it is replaced, never edited)."""
-        pointer = self.index_dir / "CURRENT"
+        if self._pointer_of is not self.index_dir:  # made once: every answer checks the pointer
+            self._pointer, self._pointer_of = self.index_dir / "CURRENT", self.index_dir
+        pointer = self._pointer
         try:
             st = os.stat(pointer)
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -317,15 +353,9 @@ class FaissStore(VectorStore):
         gen = self._load()
         return gen.name if gen is not None else None
 
-    @contextlib.contextmanager
-    def pinned(self) -> Iterator[None]:
+    def pinned(self) -> contextlib.AbstractContextManager[None]:
         """Reads of this thread use the generation live now until the block ends (writes never do)."""
-        outer = getattr(self._local, "pinned", None)
-        self._local.pinned = outer or self._load()
-        try:
-            yield
-        finally:
-            self._local.pinned = outer
+        return _Pin(self)
 
     def _read_live(self, name: str) -> _Generation:
         """Open generation ``name``; when it fails because a writer replaced it meanwhile (and its grace
@@ -418,13 +448,26 @@ class FaissStore(VectorStore):
         return gen
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        return [[Hit(c, s) for c, s in zip(chunks, scores)] for chunks, scores in self._nearest(queries, k)]
+
+    def nearest(self, query: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
+        """``search`` of one query as two lists, the chunks and their scores, without ``Hit``
+        objects: retrieval asks for 40 a question, and after the model has run, making them
+        (an object and its ``__dict__`` each) costs more than FAISS's search of a small index."""
+        return self._nearest(query, k)[0]
+
+    def _nearest(self, queries: np.ndarray, k: int) -> list[tuple[list[Chunk], list[float]]]:
         gen = self._require()
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if not gen.chunks or k <= 0:
-            return [[] for _ in range(len(queries))]
+            return [([], []) for _ in range(len(queries))]
         searcher = self._exact_searcher(gen) if self.search_device else gen.index
         scores, rows = searcher.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
-        return [_best_hits(gen.chunks, score_row, row_row, k) for score_row, row_row in zip(scores, rows)]
+        found = []
+        for score_row, row_row in zip(scores, rows):
+            values, order = _best_rows(gen.chunks, score_row, row_row, k)
+            found.append(([gen.chunks[r] for r in order], values))
+        return found
 
     def _exact_searcher(self, gen: _Generation):
         with self._lock:
