@@ -26,6 +26,7 @@ __all__ = [
     "Answer",
     "SourceText",
     "ChunkCache",
+    "abstains",
     "compose",
     "continues",
     "join",
@@ -133,7 +134,7 @@ def compose(
     ``cache`` keeps what is derived from a chunk alone (its sentences' ids and words) from one
     question to the next; the caller drops it when the index changes.
     """
-    if not candidates or max(map(_DENSE, candidates)) < min_score:
+    if abstains(candidates, min_score):
         return Answer(question, True, ABSTAIN_MESSAGE, notice=notice, searched_as=searched_as)
     cache = cache if cache is not None else ChunkCache()
     # A few more than k, to fill the places of passages that join one already shown.
@@ -166,6 +167,12 @@ def compose(
 
 
 _DENSE = operator.attrgetter("dense")
+
+
+def abstains(candidates: Sequence[Candidate], min_score: float) -> bool:
+    """Whether ``compose`` abstains on ``candidates``: none reaches the bar (a caller can then skip
+    what only passages need, such as the sentences' scores)."""
+    return not candidates or max(map(_DENSE, candidates)) < min_score
 
 
 def _window_scores(ids: Sequence[str], sentence_scores: Mapping[str, float]) -> array:

@@ -27,7 +27,7 @@ from indexer.settings import Settings
 from indexer.stores import IndexMismatch, IndexMissing, IndexProblem, Manifest, VectorStore, open_store
 from indexer.torch_search import search_device_for
 
-from .answer import Answer, ChunkCache, SourceText, compose
+from .answer import Answer, ChunkCache, SourceText, abstains, compose
 from .examples import examples_for
 from .freshness import GenerationGate
 from .inputs import earlier_questions, passage_count
@@ -235,14 +235,15 @@ class Bot:
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector, documents)
+        min_score = self.settings.min_score
         answer = compose(
             text,
             candidates,
             _Documents(self),
-            self.settings.min_score,
+            min_score,
             k=k,
             passage_chars=self.settings.passage_chars,
-            sentence_scores=self._sentence_scores(candidates, vector),
+            sentence_scores={} if abstains(candidates, min_score) else self._sentence_scores(candidates, vector),
             searched_as=searched,
             notice=notice,
             cache=self._chunk_cache,

@@ -178,14 +178,13 @@ def _best_rows(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k:
     if min(order, default=0) < 0:  # FAISS's "no result"
         kept = [(s, r) for s, r in zip(values, order) if r >= 0]
         values, order = [s for s, _ in kept], [r for _, r in kept]
-    tied = []
-    for i in range(len(values) - 1):
-        gap = values[i] - values[i + 1]  # as float64, as the scores' own float32 neighbours
-        if gap < 0:
-            ranked = rank_hits((_Ranked(chunks[r], s, r) for s, r in zip(values, order)), k)
-            return [h.score for h in ranked], [h.row for h in ranked]
-        if gap < 2e-5 and round(values[i], 5) == round(values[i + 1], 5):
-            tied.append(i)
+    if values != sorted(values, reverse=True):  # not best first
+        ranked = rank_hits((_Ranked(chunks[r], s, r) for s, r in zip(values, order)), k)
+        return [h.score for h in ranked], [h.row for h in ranked]
+    # Neighbours less than 2e-5 apart (the gaps as float64, as the scores' own float32 values),
+    # then only those equal to 5 decimals.
+    near = [i for i, (a, b) in enumerate(zip(values, values[1:])) if a - b < 2e-5]
+    tied = [i for i in near if round(values[i], 5) == round(values[i + 1], 5)]
     start = 0
     while start < len(tied) and tied[start] < k:  # runs of ties that reach into the first k
         end = start
