@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import operator
 import re
+from array import array
 from dataclasses import asdict, dataclass, field, replace
 from typing import Mapping, Sequence
-
-import numpy as np
 
 from indexer.chunking import Chunk, Sentence
 from indexer.stores import IndexMismatch
@@ -25,6 +25,8 @@ __all__ = [
     "Passage",
     "Answer",
     "SourceText",
+    "ChunkCache",
+    "abstains",
     "compose",
     "continues",
     "join",
@@ -92,6 +94,14 @@ class SourceText:
     title: str
     pages: Sequence[int] = ()  # offsets where pages start (paged formats)
     format: str = "txt"
+    # Where each sentence starts and ends, as plain lists: every passage finds the sentences it
+    # spans with two binary searches, without touching the document's Sentence objects.
+    starts: list[int] = field(init=False, repr=False, compare=False, default_factory=list)
+    ends: list[int] = field(init=False, repr=False, compare=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", [s.start for s in self.sentences])
+        object.__setattr__(self, "ends", [s.end for s in self.sentences])
 
 
 def compose(
@@ -105,6 +115,7 @@ def compose(
     sentence_scores: Mapping[str, float],
     searched_as: str = "",
     notice: str = "",
+    cache: ChunkCache | None = None,
 ) -> Answer:
     """Ranked candidates -> the answer a reader sees: up to ``k`` passages, or an abstention.
 
@@ -119,11 +130,15 @@ def compose(
     model, not of the documents (``Settings.min_score``; chosen leave-one-document-out in
     docs/quality.md), so it neither rises with the breadth of a text nor moves when other
     documents join the index.
+
+    ``cache`` keeps what is derived from a chunk alone (its sentences' ids and words) from one
+    question to the next; the caller drops it when the index changes.
     """
-    if not candidates or max(c.dense for c in candidates) < min_score:
+    if abstains(candidates, min_score):
         return Answer(question, True, ABSTAIN_MESSAGE, notice=notice, searched_as=searched_as)
+    cache = cache if cache is not None else ChunkCache()
     # A few more than k, to fill the places of passages that join one already shown.
-    pool = [c for c in select_passages(candidates, 2 * k + 2) if c.dense >= min_score]
+    pool = [c for c in select_passages(candidates, 2 * k + 2, cache) if c.dense >= min_score]
     # Scores of single-sentence chunks among the candidates: the best sentence of a passage may lie
     # in the context it grew into, not only in the window that matched.
     single = {c.chunk.id: c.dense for c in candidates if len(c.chunk.sentences) == 1}
@@ -136,25 +151,36 @@ def compose(
                 (c.chunk.start, c.chunk.end) for c in chosen if c is not cand and c.chunk.doc == cand.chunk.doc
             ]
             doc = documents[cand.chunk.doc]
-            new = _passage(cand, doc, min_score, taken, single, sentence_scores, passage_chars)
+            scores = _window_scores(cache.sentence_ids(cand.chunk), sentence_scores)
+            new = _passage(cand, doc, min_score, taken, single, scores, passage_chars)
             passages = _add_passage(passages, new, documents, passage_chars)
         # Passages grew without knowing the remaining candidates: skip any whose match is already shown.
-        remaining = [c for c in remaining if not any(_shown_in(c.chunk, p) for p in passages)]
+        shown = [(p.document, p.start, p.end) for p in passages]
+        remaining = [
+            c
+            for c in remaining
+            if not any(d == c.chunk.doc and c.chunk.start < e and s < c.chunk.end for d, s, e in shown)
+        ]
         free = max(0, k - len(passages))
         chosen, remaining = remaining[:free], remaining[free:]
     return Answer(question, False, "", tuple(passages), notice=notice, searched_as=searched_as)
 
 
-def _shown_in(chunk: Chunk, passage: Passage) -> bool:
-    return chunk.doc == passage.document and chunk.start < passage.end and passage.start < chunk.end
+_DENSE = operator.attrgetter("dense")
 
 
-def _window_scores(chunk: Chunk, sentence_scores: Mapping[str, float]) -> np.ndarray:
-    """Cosine of each sentence of a multi-sentence window; all zero unless every one has a vector."""
-    ids = [f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences]
+def abstains(candidates: Sequence[Candidate], min_score: float) -> bool:
+    """Whether ``compose`` abstains on ``candidates``: none reaches the bar (a caller can then skip
+    what only passages need, such as the sentences' scores)."""
+    return not candidates or max(map(_DENSE, candidates)) < min_score
+
+
+def _window_scores(ids: Sequence[str], sentence_scores: Mapping[str, float]) -> array:
+    """Cosine of each sentence of a multi-sentence window (``ids``: its sentences' chunk ids), as
+    float32 (the vectors' precision); all zero unless every one has a vector."""
     if len(ids) > 1 and all(i in sentence_scores for i in ids):
-        return np.array([sentence_scores[i] for i in ids], dtype=np.float32)
-    return np.zeros(len(ids) if len(ids) > 1 else 1, dtype=np.float32)
+        return array("f", [sentence_scores[i] for i in ids])
+    return array("f", bytes(4 * max(len(ids), 1)))
 
 
 def _passage(
@@ -163,16 +189,17 @@ def _passage(
     min_score: float,
     taken: list[tuple[int, int]],
     single: Mapping[str, float],
-    sentence_scores: Mapping[str, float],
+    scores: Sequence[float],
     passage_chars: int,
 ) -> Passage:
     chunk = cand.chunk
-    scores = _window_scores(chunk, sentence_scores)
     highlight = best_sentence(chunk, scores)
-    best = float(np.max(scores)) if len(chunk.sentences) > 1 else single.get(chunk.id, cand.dense)
-    start, end = expand_span(doc.sentences, chunk.start, chunk.end, passage_chars, taken, doc.text)
-    for s in doc.sentences:  # a sentence of the grown context that matches the question better
-        if start <= s.start and s.end <= end and single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
+    best = max(scores) if len(chunk.sentences) > 1 else single.get(chunk.id, cand.dense)
+    lo, past = _sentences_within(doc.starts, doc.ends, chunk.start, chunk.end)
+    start, end = _grow(doc.sentences, lo, past, chunk.start, chunk.end, passage_chars, taken, doc.text)
+    lo, past = _sentences_within(doc.starts, doc.ends, start, end)
+    for s in doc.sentences[lo:past]:  # a sentence of the grown context that matches the question better
+        if single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
             highlight = Highlight(s.start, s.end, doc.text[s.start : s.end])
     highlight = _answer_after_lead_in(highlight, doc, start, end)
@@ -205,7 +232,7 @@ def _answer_after_lead_in(highlight: Highlight, doc: SourceText, start: int, end
     is an example, not the answer: the emphasis stays."""
     if not _ends_with(highlight.text, ANNOUNCING_ENDS):
         return highlight
-    i = bisect.bisect_left(doc.sentences, highlight.end, key=lambda s: s.start)
+    i = bisect.bisect_left(doc.starts, highlight.end)
     if i < len(doc.sentences) and start <= doc.sentences[i].start and doc.sentences[i].end <= end:
         after = doc.sentences[i]
         text = doc.text[after.start : after.end]
@@ -234,6 +261,9 @@ def _add_passage(
             new = join(new, other, doc)
 
 
+_NON_SPACE = re.compile(r"\S")
+
+
 def continues(shown: Passage, new: Passage, doc: SourceText, max_chars: int) -> bool:
     """``new`` picks up right where ``shown`` ends (or ends where it starts) in the same paragraph
     of ``doc`` and the source did not cut the text between them, and the two together are still
@@ -242,9 +272,9 @@ def continues(shown: Passage, new: Passage, doc: SourceText, max_chars: int) -> 
         return False
     first, second = (shown, new) if shown.start < new.start else (new, shown)
     text, sentences = doc.text, doc.sentences
-    if text[first.end : second.start].strip():
+    if _NON_SPACE.search(text, first.end, second.start):  # no copy of what may be most of the document
         return False
-    i = bisect.bisect_left(sentences, second.start, key=lambda s: s.start)  # sentences are in text order
+    i = bisect.bisect_left(doc.starts, second.start)  # sentences are in text order
     if not 0 < i < len(sentences) or sentences[i].start != second.start or sentences[i - 1].end != first.end:
         return False
     last, after = sentences[i - 1], sentences[i]
@@ -266,7 +296,11 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORDS.findall(text)]
 
 
-def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
+# How much of the shorter sentence's words, in order, make it a repeat of the other.
+DUPLICATE = 0.95
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = DUPLICATE) -> bool:
     """One text repeats the other: the shorter one's words appear, in order, in the longer one.
 
     Word *order* matters: legal texts restate a clause with a few words changed
@@ -276,58 +310,132 @@ def is_near_duplicate(a: str, b: str, threshold: float = 0.95) -> bool:
     return _repeats(_Said.of(a), _Said.of(b), threshold)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Said:
-    """A sentence as duplicate detection reads it: its lower-cased words, and their set."""
+    """A sentence as duplicate detection reads it: its lower-cased words, their set, and a 64-bit
+    signature of that set (bit ``hash(word) % 64`` for each word).
+
+    A sentence of under 20 words repeats a longer one only if every one of its words is in
+    the other (``strict``), so only if its signature's bits all are in the other's: most
+    pairs are told apart on two integers, without reading either sentence's words.
+    """
 
     words: tuple[str, ...]
     vocabulary: frozenset[str]
+    signature: int
+    size: int  # len(words)
+    strict: bool  # at DUPLICATE, one word missing from the other sentence is too many
 
     @classmethod
     def of(cls, text: str) -> _Said:
         words = tuple(_words(text))
-        return cls(words, frozenset(words))
+        vocabulary = frozenset(words)
+        signature = 0
+        for word in vocabulary:
+            signature |= 1 << (hash(word) & 63)
+        return cls(words, vocabulary, signature, len(words), (1 - DUPLICATE) * len(words) < 1)
 
 
-def _repeats(a: _Said, b: _Said, threshold: float = 0.95) -> bool:
+def _repeats(a: _Said, b: _Said, threshold: float = DUPLICATE) -> bool:
     """``is_near_duplicate`` on sentences already split into words."""
     if not a.words or not b.words:
         return a.words == b.words
+    if a.words == b.words:  # the text repeats a sentence word for word (the common case): all of it matches
+        return 1.0 >= threshold
     short, long_ = (a, b) if len(a.words) <= len(b.words) else (b, a)
     allowed = (1 - threshold) * len(short.words)
-    if len(short.vocabulary - long_.vocabulary) > allowed:
+    if allowed < 1:  # a short sentence (under 20 words at 0.95): one word missing from the other is too many
+        if not short.vocabulary <= long_.vocabulary:
+            return False
+    elif len(short.vocabulary - long_.vocabulary) > allowed:
         return False  # distinct words of the shorter text missing from the other: no alignment can match them
-    if sum(w not in long_.vocabulary for w in short.words) > allowed:
+    elif sum(w not in long_.vocabulary for w in short.words) > allowed:
         return False
     matcher = difflib.SequenceMatcher(None, short.words, long_.words, autojunk=False)
     return sum(block.size for block in matcher.get_matching_blocks()) / len(short.words) >= threshold
 
 
-def _overlaps(a: Chunk, b: Chunk) -> bool:
-    return a.doc == b.doc and a.start < b.end and b.start < a.end
-
-
-def select_passages(candidates: Sequence[Candidate], k: int) -> list[Candidate]:
+def select_passages(candidates: Sequence[Candidate], k: int, cache: ChunkCache | None = None) -> list[Candidate]:
     """The best ``k`` candidates that neither overlap a chosen one nor repeat its sentences.
 
     The text repeats whole sentences in different places; a reader should see
     each statement once, so a candidate is skipped when any of its sentences
     nearly duplicates a sentence already shown.
     """
+    cache = cache if cache is not None else ChunkCache()
     chosen: list[Candidate] = []
-    shown_sentences: list[_Said] = []  # each sentence split into words once, not once per comparison
+    spans: list[tuple[str, int, int]] = []  # document, start and end of each chosen chunk
+    shown_sentences: list[_Said] = []
     for cand in candidates:
         if len(chosen) >= k:
             break
-        if any(_overlaps(cand.chunk, c.chunk) for c in chosen):
-            continue
         chunk = cand.chunk
-        sentences = [_Said.of(chunk.text[s - chunk.start : e - chunk.start]) for s, e in chunk.sentences]
-        if any(_repeats(s, seen) for s in sentences for seen in shown_sentences):
+        doc, start, end = chunk.doc, chunk.start, chunk.end
+        overlaps = False
+        for d, s, e in spans:  # a loop, not any(): this runs for every candidate of every question
+            if s < end and start < e and d == doc:
+                overlaps = True
+                break
+        if overlaps:
+            continue
+        sentences = cache.said(chunk)
+        if shown_sentences and _repeats_any(sentences, shown_sentences):
             continue
         chosen.append(cand)
+        spans.append((doc, start, end))
         shown_sentences.extend(sentences)
     return chosen
+
+
+def _repeats_any(sentences: Sequence[_Said], shown: Sequence[_Said]) -> bool:
+    """Whether any of ``sentences`` repeats any of ``shown`` (``_repeats`` at ``DUPLICATE``)."""
+    for s in sentences:
+        for t in shown:
+            short, long_ = (s, t) if s.size <= t.size else (t, s)
+            if short.strict and short.signature | long_.signature != long_.signature:
+                continue  # a word of the shorter one is missing from the longer one
+            if _repeats(s, t):
+                return True
+    return False
+
+
+class ChunkCache:
+    """What composition derives from a chunk alone, kept from one question to the next.
+
+    Every question reads some 40 candidate chunks, most of them read by earlier questions
+    too; their sentences' ids and words depend on the index only, so they are made once
+    per chunk rather than once per question. Keyed by chunk id: whoever holds the cache
+    clears it when the index changes (a new generation may reuse an id for other text).
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit  # chunks kept; a large index refills from empty rather than growing without bound
+        self._ids: dict[str, tuple[str, ...]] = {}
+        self._said: dict[str, tuple[_Said, ...]] = {}
+
+    def sentence_ids(self, chunk: Chunk) -> tuple[str, ...]:
+        """The chunk ids of the chunk's sentences (``doc:start-end``), whose vectors score them."""
+        ids = self._ids.get(chunk.id)
+        if ids is None:
+            if len(self._ids) >= self._limit:
+                self._ids.clear()
+            ids = self._ids[chunk.id] = tuple(f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences)
+        return ids
+
+    def said(self, chunk: Chunk) -> tuple[_Said, ...]:
+        """The chunk's sentences as duplicate detection reads them."""
+        said = self._said.get(chunk.id)
+        if said is None:
+            if len(self._said) >= self._limit:
+                self._said.clear()
+            said = self._said[chunk.id] = tuple(
+                _Said.of(chunk.text[s - chunk.start : e - chunk.start]) for s, e in chunk.sentences
+            )
+        return said
+
+    def clear(self) -> None:
+        self._ids.clear()
+        self._said.clear()
 
 
 def expand_span(
@@ -347,46 +455,80 @@ def expand_span(
     ``text`` is given: a paragraph that ends in a colon or a question announces the
     next one ("use the following SELECT command:", "For example:", a FAQ's "How do I
     search compressed files?"), and the matched lead-in is no answer without it, so
-    growth may go on into the paragraph right after.
+    growth may go on into the paragraph right after. ``sentences`` are in text order (as
+    ``split_sentences`` gives them).
     """
-    inside = [i for i, s in enumerate(sentences) if s.start >= start and s.end <= end]
-    if not inside:
+    lo = bisect.bisect_left(sentences, start, key=_start_of)
+    past = max(lo, bisect.bisect_right(sentences, end, key=_end_of))
+    return _grow(sentences, lo, past, start, end, max_chars, taken, text)
+
+
+def _grow(
+    sentences: Sequence[Sentence],
+    lo: int,
+    past: int,
+    start: int,
+    end: int,
+    max_chars: int,
+    taken: Sequence[tuple[int, int]],
+    text: str,
+) -> tuple[int, int]:
+    """``expand_span`` of ``[start, end)``, whose sentences are ``sentences[lo:past]``."""
+    if lo >= past:
         return start, end
-    lo, hi = inside[0], inside[-1]
+    hi = past - 1
     blocks = {sentences[lo].block}
-
-    def free(i: int) -> bool:
-        s = sentences[i]
-        if any(s.start < b and a < s.end for a, b in taken):
-            return False
-        if s.block in blocks:
-            return True
-        last = sentences[i - 1] if i > 0 else None
-        announces = last is not None and i == hi + 1 and _ends_with(text[last.start : last.end], ANNOUNCING_ENDS)
-        return announces and s.block == last.block + 1
-
-    def joins(i: int) -> bool:
-        """No growing across a place where the source cut a snippet short, and no growing back
-        into a sentence the source cut at its start: a quote should not open mid-sentence."""
-        before, after = (sentences[i], sentences[lo]) if i < lo else (sentences[hi], sentences[i])
-        opens_mid_sentence = i < lo and sentences[i].truncated_start
-        return not before.truncated_end and not after.truncated_start and not opens_mid_sentence
-
-    grew = True
-    while grew:
-        grew = False
+    while True:
         for i in (hi + 1, lo - 1):
-            if 0 <= i < len(sentences) and free(i) and joins(i):
-                new_start, new_end = (
-                    min(sentences[lo].start, sentences[i].start),
-                    max(sentences[hi].end, sentences[i].end),
-                )
-                if new_end - new_start <= max_chars:
-                    lo, hi = min(lo, i), max(hi, i)
-                    blocks.add(sentences[i].block)
-                    grew = True
+            if not 0 <= i < len(sentences):
+                continue
+            s = sentences[i]
+            clash = False
+            for a, b in taken:  # a span already taken (a loop, not any(): it runs for every step)
+                if s.start < b and a < s.end:
+                    clash = True
                     break
-    return min(start, sentences[lo].start), max(end, sentences[hi].end)
+            if clash:
+                continue
+            if s.block not in blocks:  # another paragraph: only the one a lead-in announces
+                last = sentences[i - 1] if i > 0 else None
+                if not (
+                    last is not None
+                    and i == hi + 1
+                    and _ends_with(text[last.start : last.end], ANNOUNCING_ENDS)
+                    and s.block == last.block + 1
+                ):
+                    continue
+            # No growing across a place where the source cut a snippet short, and no growing back
+            # into a sentence the source cut at its start: a quote should not open mid-sentence.
+            before, after = (s, sentences[lo]) if i < lo else (sentences[hi], s)
+            if before.truncated_end or after.truncated_start or (i < lo and s.truncated_start):
+                continue
+            if max(sentences[hi].end, s.end) - min(sentences[lo].start, s.start) <= max_chars:
+                lo, hi = min(lo, i), max(hi, i)
+                blocks.add(s.block)
+                break
+        else:  # neither side could grow
+            return min(start, sentences[lo].start), max(end, sentences[hi].end)
+
+
+def _sentences_within(starts: Sequence[int], ends: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    """``lo, past`` such that sentences ``lo`` to ``past - 1`` are those inside ``[start, end)``.
+
+    Sentences are in text order and do not overlap, so both their starts and their ends
+    rise: two binary searches instead of a pass over every sentence of the document for
+    each passage (a long document has thousands).
+    """
+    lo = bisect.bisect_left(starts, start)
+    return lo, max(lo, bisect.bisect_right(ends, end))
+
+
+def _start_of(sentence: Sentence) -> int:
+    return sentence.start
+
+
+def _end_of(sentence: Sentence) -> int:
+    return sentence.end
 
 
 # What may follow a sentence's last mark: closing quotes and brackets, and markup tags kept as
@@ -396,11 +538,15 @@ _TRAILING = re.compile(r"(?:\s|[\"'”’)\]]|</?[A-Za-z][^<>]*>)+$")
 
 def _ends_with(sentence: str, marks: tuple[str, ...]) -> bool:
     """Whether ``sentence`` ends in one of ``marks``, closing quotes, brackets and tags aside."""
+    last = sentence[-1:]
+    if last and (last.isalnum() or last in ".:?!"):  # nothing _TRAILING strips (its search scans the whole text)
+        return sentence.endswith(marks)
     return _TRAILING.sub("", sentence).endswith(marks)
 
 
-def best_sentence(chunk: Chunk, sentence_scores: np.ndarray) -> Highlight:
-    i = int(np.argmax(sentence_scores)) if len(sentence_scores) else 0
+def best_sentence(chunk: Chunk, sentence_scores: Sequence[float]) -> Highlight:
+    """The chunk's sentence of the highest score (the first of equal ones)."""
+    i = sentence_scores.index(max(sentence_scores)) if len(sentence_scores) else 0
     start, end = chunk.sentences[i]
     return Highlight(start, end, chunk.text[start - chunk.start : end - chunk.start])
 

@@ -14,6 +14,7 @@ import threading
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -26,12 +27,12 @@ from indexer.settings import Settings
 from indexer.stores import IndexMismatch, IndexMissing, IndexProblem, Manifest, VectorStore, open_store
 from indexer.torch_search import search_device_for
 
-from .answer import Answer, SourceText, compose
+from .answer import Answer, ChunkCache, SourceText, abstains, compose
 from .examples import examples_for
 from .freshness import GenerationGate
 from .inputs import earlier_questions, passage_count
 from .language import LANGUAGE_MESSAGE, foreign_language, reads_english_only
-from .retrieval import Candidate, Retriever, contextualize
+from .retrieval import Candidate, LexicalIndex, Retriever, contextualize
 
 __all__ = ["Bot", "clean_question", "open_settings_store"]
 
@@ -90,7 +91,9 @@ class Bot:
         self.retriever = Retriever(store, embedder)
         self._manifest: Manifest | None = None
         self._doc_cache: dict[str, tuple[str, list[Sentence]]] = {}
-        self._window_ids: dict[str, tuple[str, ...]] = {}  # chunk id -> its sentences' ids (_sentence_ids)
+        self._chunk_cache = ChunkCache()  # what answers derive from a chunk alone (sentence ids, words)
+        self._windows: dict[str, tuple[str, ...]] = {}  # chunk id -> its sentences with a vector
+        self._sources: dict[str, SourceText] = {}  # name -> the document as composition reads it
         self._example_vectors: np.ndarray | None = None
         self._derived_examples: tuple[str, ...] | None = None
         self._cache_lock = threading.Lock()
@@ -155,7 +158,9 @@ class Bot:
         self.retriever.reset()
         with self._cache_lock:
             self._doc_cache.clear()
-        self._window_ids = {}
+            self._sources.clear()
+        self._chunk_cache = ChunkCache()
+        self._windows = {}
         self._manifest = None
         self._derived_examples = self._example_vectors = None
 
@@ -230,16 +235,18 @@ class Bot:
         searched = contextualize(text, earlier)
         vector = self.retriever.embed(searched)
         candidates = self.retriever.retrieve(searched, vector, documents)
+        min_score = self.settings.min_score
         answer = compose(
             text,
             candidates,
             _Documents(self),
-            self.settings.min_score,
+            min_score,
             k=k,
             passage_chars=self.settings.passage_chars,
-            sentence_scores=self._sentence_scores(candidates, vector),
+            sentence_scores={} if abstains(candidates, min_score) else self._sentence_scores(candidates, vector),
             searched_as=searched,
             notice=notice,
+            cache=self._chunk_cache,
         )
         if answer.abstained:
             return replace(answer, suggestions=self.suggest(vector, asked=[text, *earlier]))
@@ -248,31 +255,31 @@ class Bot:
     def _sentence_scores(self, candidates: Sequence[Candidate], vector: np.ndarray) -> dict[str, float]:
         """Cosine to the question of each sentence of the candidates' multi-sentence windows that has
         a vector of its own (questions and fragments have none), read from the store in one call."""
-        windows = [self._sentence_ids(c.chunk) for c in candidates if len(c.chunk.sentences) > 1]
-        wanted = list(dict.fromkeys(i for ids in windows for i in ids))
-        known = self.retriever.known_ids()
-        if known is not None:
-            wanted = [i for i in wanted if i in known]
+        lexical = self.retriever.lexical()
+        windows = [self._window(c.chunk, lexical) for c in candidates]
+        wanted = list(dict.fromkeys(chain.from_iterable(windows)))
         try:
             return dict(zip(wanted, (self.store.get_vectors(wanted) @ vector).tolist())) if wanted else {}
         except KeyError:  # the store changed since the ids were read: one window at a time
             scores: dict[str, float] = {}
-            for ids in windows:
+            for chunk in (c.chunk for c in candidates if len(c.chunk.sentences) > 1):
+                ids = self._chunk_cache.sentence_ids(chunk)
                 try:
                     scores.update(zip(ids, (self.store.get_vectors(ids) @ vector).tolist()))
                 except KeyError:  # a sentence that is no chunk of its own (a question, a fragment)
                     continue
             return scores
 
-    def _sentence_ids(self, chunk: Chunk) -> tuple[str, ...]:
-        """The chunk ids of a window's sentences (``doc:start-end``), made once per chunk and generation:
-        every question formats them again for its 40 candidates otherwise."""
-        ids = self._window_ids.get(chunk.id)
-        if ids is None:
-            if len(self._window_ids) >= 100_000:  # a large index: keep memory bounded
-                self._window_ids = {}
-            ids = self._window_ids[chunk.id] = tuple(f"{chunk.doc}:{s}-{e}" for s, e in chunk.sentences)
-        return ids
+    def _window(self, chunk: Chunk, lexical: LexicalIndex | None) -> tuple[str, ...]:
+        """The ids of a multi-sentence window's sentences that are chunks of the index (all of them
+        when the bot cannot tell; none for a single sentence), made once per chunk and generation."""
+        window = self._windows.get(chunk.id)
+        if window is None:
+            if len(self._windows) >= 100_000:  # a large index: keep memory bounded
+                self._windows = {}
+            ids = self._chunk_cache.sentence_ids(chunk) if len(chunk.sentences) > 1 else ()
+            window = self._windows[chunk.id] = lexical.known(ids) if lexical is not None else ids
+        return window
 
     def _document(self, name: str) -> tuple[str, list[Sentence]]:
         """A document's text and sentences, cached: the passage context is cut from them."""
@@ -289,13 +296,25 @@ class Bot:
         return cached
 
     def _source(self, name: str) -> SourceText:
+        """A document as composition reads it, made once per document and generation (an answer
+        asks for it once per passage)."""
+        with self._cache_lock:
+            source = self._sources.get(name)
+        if source is not None:
+            return source
         text, sentences = self._document(name)
         record = self.manifest.documents.get(name)
         if record is None:
-            return SourceText(text, sentences, source=name, title=name)
-        return SourceText(
-            text, sentences, source=record.source, title=record.title, pages=record.pages, format=record.format
-        )
+            source = SourceText(text, sentences, source=name, title=name)
+        else:
+            source = SourceText(
+                text, sentences, source=record.source, title=record.title, pages=record.pages, format=record.format
+            )
+        with self._cache_lock:
+            if len(self._sources) > 256:
+                self._sources.clear()
+            self._sources[name] = source
+        return source
 
     def examples(self) -> tuple[str, ...]:
         """``corpus.toml``'s example questions, or, without them, questions derived from the

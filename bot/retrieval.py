@@ -13,10 +13,11 @@ definition itself.
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import threading
-from dataclasses import dataclass
-from typing import Collection, Sequence
+from array import array
+from typing import Collection, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -27,8 +28,11 @@ from indexer.stores import VectorStore
 __all__ = ["Candidate", "LexicalIndex", "Retriever", "contextualize", "defined_term", "defines", "is_follow_up"]
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One chunk as retrieval scored it. A named tuple rather than a frozen dataclass: every
+    question makes some 40 of them, and a frozen dataclass's ``__init__`` costs 2.5 times as
+    much (one ``object.__setattr__`` per field)."""
+
     chunk: Chunk
     dense: float  # cosine similarity to the question
     lexical: float  # BM25 score scaled to [0, 1] within this question's candidates
@@ -54,6 +58,7 @@ class LexicalIndex:
         self._stemmer = _make_stemmer()
         self._stopwords = frozenset(STOPWORDS_EN)
         self.position = {c.id: i for i, c in enumerate(chunks)}
+        self._ids = [c.id for c in chunks]  # the store's own id strings, by position
         self._model = None
         corpus = [c.embed_text for c in chunks]
         if corpus:
@@ -61,6 +66,8 @@ class LexicalIndex:
             self._model = bm25s.BM25()
             self._model.index(tokens, show_progress=False)
             self._indptr: list[int] | None = None
+            self._posting_lists: dict[int, tuple[array, array]] = {}
+            self._word_ids: dict[str, int] = {}  # a question's word -> its vocabulary id, -1 if none
             try:
                 weights = self._model.scores  # a CSC matrix: token id -> (chunk rows, BM25 weights)
                 self._rows, self._weights = weights["indices"], weights["data"]
@@ -70,6 +77,13 @@ class LexicalIndex:
             except (AttributeError, KeyError, TypeError):  # another bm25s layout: its own get_scores
                 self._indptr = None
 
+    def known(self, ids: Iterable[str]) -> tuple[str, ...]:
+        """Those of ``ids`` that are chunks of the index, as the index's own string objects: a dict
+        keyed by the store's chunk ids finds those by identity, without comparing their text
+        (which, right after the model has run, means a cache miss per lookup)."""
+        position, own = self.position, self._ids
+        return tuple(own[position[i]] for i in ids if i in position)
+
     def tokens(self, query: str) -> list[str]:
         """The query's words as the index knows them: what ``bm25s.tokenize`` gives for one text."""
         words = [w for w in _BM25_TOKEN.findall(query.lower()) if w not in self._stopwords]
@@ -77,12 +91,76 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every chunk for ``query`` (``None`` when the query has no indexed word)."""
-        if self._model is None:
-            return None
-        vocab = self._model.vocab_dict
-        ids = [vocab[t] for t in self.tokens(query) if t in vocab]
+        ids = self._token_ids(query)
+        return self._scores(ids) if ids else None
+
+    def scaled(self, query: str, positions: Sequence[int]) -> list[float] | None:
+        """``scores(query)`` of the chunks at ``positions`` (-1: a chunk the index lacks, scored 0.0)
+        divided by the best score of any chunk, as the fusion weighs them; ``None`` when the
+        query has no indexed word.
+
+        Retrieval needs a few dozen of these, not every chunk's. On a small index the sums are
+        made in plain Python over the query's postings: right after the model has run, each
+        numpy call costs tens of microseconds (its code is out of the caches), more than the
+        whole loop. The values are numpy's to the bit: float32 sums in the same order (an
+        ``array("f")`` rounds each one to float32, and a float32 sum or quotient computed in
+        float64 and rounded to float32 is the float32 result), the quotient in float32 as
+        numpy takes a float32 array over a float, or in float64 when a chunk is missing (a
+        float64 array, as numpy makes of float32 scores mixed with 0.0).
+        """
+        ids = self._token_ids(query)
         if not ids:
             return None
+        postings = self._postings(ids)
+        if postings is None:  # a large index or a frequent word: numpy over every chunk
+            bm25 = self._scores(ids)
+            if -1 in positions:
+                raw = np.array([bm25[p] if p >= 0 else 0.0 for p in positions])
+            else:
+                raw = bm25[list(positions)]
+            top = float(bm25.max())
+            return (raw / top).tolist() if top > 0 else [0.0] * len(positions)
+        sums = array("f", bytes(4 * self._chunk_count))
+        touched: set[int] = set()
+        for rows, weights in postings:  # in query order, repeats included, as in _scores
+            for row, weight in zip(rows, weights):
+                sums[row] += weight
+            touched.update(rows)
+        top = max(map(sums.__getitem__, touched), default=0.0)
+        if len(touched) < self._chunk_count:  # chunks without a word of the query score 0.0
+            top = max(top, 0.0)
+        if not top > 0:
+            return [0.0] * len(positions)
+        if -1 in positions:
+            return [sums[p] / top if p >= 0 else 0.0 for p in positions]
+        return array("f", [sums[p] / top for p in positions]).tolist()
+
+    def _token_ids(self, query: str) -> list[int]:
+        """The vocabulary ids of ``tokens(query)`` that the index knows, in order, repeats included.
+
+        A word's id depends on the word and the index only, so it is looked up once per word
+        (stopword test, stemmer, vocabulary) and kept: questions reuse most of their words.
+        """
+        if self._model is None:
+            return []
+        known = self._word_ids  # never emptied while in use: a full one is replaced
+        words = _BM25_TOKEN.findall(query.lower())
+        fresh: dict[str, int] = {}
+        missing = [w for w in dict.fromkeys(words) if w not in known]
+        if missing:
+            vocab = self._model.vocab_dict
+            indexed = [w for w in missing if w not in self._stopwords]
+            stems = self._stemmer(indexed) if self._stemmer is not None and indexed else indexed
+            fresh = dict.fromkeys(missing, -1)  # stopwords, and words whose stem the index lacks
+            fresh.update((w, vocab.get(t, -1)) for w, t in zip(indexed, stems))
+            if len(known) > _WORD_IDS_KEPT:
+                self._word_ids = dict(fresh)
+            else:
+                known.update(fresh)
+        ids = [fresh[w] if w in fresh else known[w] for w in words]
+        return [i for i in ids if i >= 0]
+
+    def _scores(self, ids: list[int]) -> np.ndarray:
         if self._indptr is None or getattr(self._model, "nonoccurrence_array", None) is not None:
             return np.asarray(self._model.get_scores(ids), dtype=np.float32)  # BM25 variants that score absence
         scores = np.zeros(self._chunk_count, dtype=self._dtype)
@@ -90,6 +168,42 @@ class LexicalIndex:
             start, end = self._indptr[token], self._indptr[token + 1]
             scores[self._rows[start:end]] += self._weights[start:end]  # rows of one token are distinct
         return np.asarray(scores, dtype=np.float32)
+
+    def _postings(self, ids: list[int]) -> list[tuple[array, array]] | None:
+        """Each token's chunk rows and float32 weights as compact arrays (kept once made), or ``None``
+        where ``_scores`` must do the sums: another bm25s layout or precision, a large index,
+        or more postings than a loop beats numpy on."""
+        indptr = self._indptr
+        if (
+            indptr is None
+            or self._chunk_count > _PYTHON_SUMS_MAX_CHUNKS
+            or self._dtype != np.float32
+            or getattr(self._model, "nonoccurrence_array", None) is not None
+            or sum(indptr[t + 1] - indptr[t] for t in ids) > _PYTHON_SUMS_MAX_POSTINGS
+        ):
+            return None
+        lists = self._posting_lists
+        if len(lists) > _POSTING_LISTS_KEPT:
+            lists.clear()
+        postings = []
+        for token in ids:
+            posting = lists.get(token)
+            if posting is None:
+                start, end = indptr[token], indptr[token + 1]
+                rows, weights = array("q"), array("f")
+                rows.frombytes(self._rows[start:end].astype(np.int64).tobytes())
+                weights.frombytes(self._weights[start:end].astype(np.float32).tobytes())
+                posting = lists[token] = (rows, weights)
+            postings.append(posting)
+        return postings
+
+
+# Where ``LexicalIndex.scaled`` sums in Python rather than numpy: a loop over a few hundred
+# postings takes microseconds; numpy's per-call cost only pays off on long posting lists.
+_PYTHON_SUMS_MAX_CHUNKS = 100_000
+_PYTHON_SUMS_MAX_POSTINGS = 4_096
+_POSTING_LISTS_KEPT = 20_000  # tokens whose posting lists are kept as Python lists
+_WORD_IDS_KEPT = 100_000  # words of questions whose vocabulary id is kept
 
 
 # bm25s.tokenize's default token pattern (scikit-learn's CountVectorizer).
@@ -165,9 +279,16 @@ def defined_term(question: str) -> str | None:
 
 def defines(text: str, term: str) -> bool:
     """Whether ``text`` states what ``term`` is ("X is ...", "X (also called Y) is ...", "X refers to ...")."""
+    return _definition_pattern(term).search(text) is not None
+
+
+def _definition_pattern(term: str) -> re.Pattern[str]:
+    """``defines``'s pattern for ``term``, compiled once per question rather than looked up per candidate."""
     stem = re.escape(term.rstrip("s"))
-    pattern = rf"\b{stem}s?\b(?:\s*\([^)]*\))?\s+(?:is|are|refers? to|means?)\b"
-    return re.search(pattern, text, re.IGNORECASE) is not None
+    return re.compile(rf"\b{stem}s?\b(?:\s*\([^)]*\))?\s+(?:is|are|refers? to|means?)\b", re.IGNORECASE)
+
+
+_SCORE = operator.attrgetter("score")
 
 
 class Retriever:
@@ -227,42 +348,46 @@ class Retriever:
     ) -> list[Candidate]:
         """Candidates for ``query``, best first by fused score; only from ``documents`` when given."""
         vector = self.embed(query) if query_vector is None else query_vector
-        hits = self._search(vector, documents)
-        if not hits:
+        chunks, dense = self._search(vector, documents)
+        if not chunks:
             return []
         lexical = self.lexical()
-        bm25 = lexical.scores(query) if lexical is not None else None
-        if bm25 is not None:
-            raw = np.array(
-                [bm25[lexical.position[h.chunk.id]] if h.chunk.id in lexical.position else 0.0 for h in hits]
-            )
-            top = float(bm25.max())
-            scaled = raw / top if top > 0 else np.zeros_like(raw)
-        else:
-            scaled = np.zeros(len(hits))
+        scaled = None
+        if lexical is not None:
+            position = lexical.position
+            scaled = lexical.scaled(query, [position.get(c.id, -1) for c in chunks])
+        if scaled is None:
+            scaled = [0.0] * len(chunks)
         term = defined_term(query)
+        defining = _definition_pattern(term) if term else None
+        weight, bonus = self.lexical_weight, self.definition_bonus
         fused = [
-            Candidate(
-                h.chunk,
-                h.score,
-                float(s),
-                h.score
-                + self.lexical_weight * float(s)
-                + (self.definition_bonus if term and defines(h.chunk.text, term) else 0.0),
-            )
-            for h, s in zip(hits, scaled)
+            Candidate(c, d, s, d + weight * s + (bonus if defining is not None and defining.search(c.text) else 0.0))
+            for c, d, s in zip(chunks, dense, scaled)
         ]
-        fused.sort(key=lambda c: c.score, reverse=True)
+        fused.sort(key=_SCORE, reverse=True)
         return fused
 
-    def _search(self, vector: np.ndarray, documents: Collection[str] | None) -> list:
-        """The store's nearest chunks; within ``documents``, searched wider until enough of theirs come
-        back (or the whole index has been seen), so a small chosen document is not crowded out."""
+    def _search(self, vector: np.ndarray, documents: Collection[str] | None) -> tuple[list[Chunk], list[float]]:
+        """The store's nearest chunks and their cosines; within ``documents``, searched wider until
+        enough of theirs come back (or the whole index has been seen), so a small chosen document
+        is not crowded out."""
         if documents is None:
-            return self.store.search(vector[None, :], self.candidates)[0]
+            return self._nearest(vector, self.candidates)
         wanted, n, total = set(documents), self.candidates, self.store.count()
         while True:
-            hits = [h for h in self.store.search(vector[None, :], n)[0] if h.chunk.doc in wanted]
-            if len(hits) >= self.candidates or n >= total:
-                return hits[: self.candidates]
+            chunks, scores = self._nearest(vector, n)
+            kept = [(c, s) for c, s in zip(chunks, scores) if c.doc in wanted]
+            if len(kept) >= self.candidates or n >= total:
+                kept = kept[: self.candidates]
+                return [c for c, _ in kept], [s for _, s in kept]
             n = min(total, n * 8)
+
+    def _nearest(self, vector: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
+        """One query's nearest chunks and scores: through the store's ``nearest`` where it has one
+        (the FAISS store: no ``Hit`` objects made only to be taken apart here), else ``search``."""
+        nearest = getattr(self.store, "nearest", None)
+        if nearest is not None:
+            return nearest(vector, k)
+        hits = self.store.search(vector[None, :], k)[0]
+        return [h.chunk for h in hits], [h.score for h in hits]

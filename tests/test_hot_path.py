@@ -100,3 +100,53 @@ def test_search_keeps_rank_hits_order_for_ties_and_unsorted_rows(seed: int) -> N
     for k in (1, 5, 10, 24, 40):
         expected = rank_hits((Hit(chunks[r], float(s)) for s, r in zip(scores, rows) if r >= 0), k)
         assert _best_hits(chunks, scores, rows, k) == expected
+
+
+def test_a_flat_index_and_the_stored_vectors_share_one_copy(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
+    """The vectors the bot reads for the emphasis are the flat index's own (one copy in memory, and
+    the one the search has just read), equal to vectors.npy, whether the store built the index or
+    read it; the view keeps the index alive as long as it is used."""
+    import weakref
+
+    import faiss
+
+    builder = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, builder, fake_embedder)
+    on_disk = np.load(next((tmp_path / "index").glob("gen-*/vectors.npy")))
+    for store in (builder, FaissStore(tmp_path / "index")):
+        gen = store._load()
+        index_data = faiss.rev_swig_ptr(gen.index.get_xb(), gen.index.ntotal * gen.index.d)
+        assert np.shares_memory(gen.vectors, index_data)
+        assert np.array_equal(gen.vectors, on_disk)
+        assert np.array_equal(store.get_vectors([c.id for c in gen.chunks]), on_disk)
+    vectors, index = gen.vectors, weakref.ref(gen.index)
+    del gen, store, builder
+    assert index() is not None  # held by the view
+    del vectors
+    assert index() is None
+
+
+def test_nearest_is_search_without_hit_objects(tmp_path: Path, small_corpus: Path, fake_embedder) -> None:
+    """The FAISS store's ``nearest`` gives ``search``'s chunks and scores, in its order, and the
+    retriever's candidates are the same through ``nearest`` as through ``search`` alone."""
+    from bot.retrieval import Retriever
+
+    store = FaissStore(tmp_path / "index")
+    build_corpus(small_corpus, store, fake_embedder)
+    retriever = Retriever(store, fake_embedder)
+
+    class SearchOnly:  # a store with the contract's search only
+        def __getattr__(self, name):
+            if name == "nearest":
+                raise AttributeError(name)
+            return getattr(store, name)
+
+    plain = Retriever(SearchOnly(), fake_embedder)
+    for question in ("What is a leg cramp?", "How much sleep do adults need?", "stretch the calf", "zzz"):
+        vector = fake_embedder.encode([question])[0]
+        for k in (1, 3, 40):
+            (hits,) = store.search(vector[None, :], k)
+            assert store.nearest(vector, k) == ([h.chunk for h in hits], [h.score for h in hits])
+        assert retriever.retrieve(question, vector) == plain.retrieve(question, vector)
+        some = [store.all_chunks()[0].doc]
+        assert retriever.retrieve(question, vector, some) == plain.retrieve(question, vector, some)

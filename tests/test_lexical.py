@@ -98,3 +98,51 @@ def test_a_bm25s_without_the_expected_weights_layout_falls_back_to_its_own_score
 
 def test_an_empty_index_scores_nothing():
     assert LexicalIndex([]).scores("muscle cramps") is None
+
+
+def _numpy_scaled(index: LexicalIndex, question: str, positions: list[int]) -> list[float] | None:
+    """What retrieval computed before ``scaled``: numpy over every chunk's score."""
+    bm25 = index.scores(question)
+    if bm25 is None:
+        return None
+    if -1 in positions:
+        raw = np.array([bm25[p] if p >= 0 else 0.0 for p in positions])
+    else:
+        raw = bm25[positions]
+    top = float(bm25.max())
+    return (raw / top).tolist() if top > 0 else [0.0] * len(positions)
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_scaled_scores_are_numpys_to_the_bit(lexical, missing):
+    """The Python sums over the postings give numpy's float32 values exactly, with a chunk the
+    index lacks (float64 quotients) or without (float32 ones)."""
+    rng = np.random.default_rng(7)
+    count = len(lexical.position)
+    for question in _questions():
+        positions = rng.choice(count, size=40, replace=False).tolist()
+        if missing:
+            positions[int(rng.integers(40))] = -1
+        ours, reference = lexical.scaled(question, positions), _numpy_scaled(lexical, question, positions)
+        assert ours == reference, question  # list equality of floats: bit for bit (no NaN here)
+        if ours is not None:
+            assert lexical._postings(lexical._token_ids(question)) is not None  # the Python sums were used
+
+
+def test_scaled_scores_fall_back_to_numpy_on_long_posting_lists(lexical, monkeypatch):
+    import bot.retrieval as retrieval
+
+    monkeypatch.setattr(retrieval, "_PYTHON_SUMS_MAX_POSTINGS", 0)
+    positions = list(range(40))
+    question = "What is a muscle spasm?"
+    assert lexical._postings(lexical._token_ids(question)) is None
+    assert lexical.scaled(question, positions) == _numpy_scaled(lexical, question, positions)
+
+
+def test_token_ids_are_the_vocabulary_ids_of_the_tokens(lexical):
+    """Words looked up once and kept give the ids of ``tokens``, asked cold or warm, in order."""
+    vocab = lexical._model.vocab_dict
+    for _ in range(2):  # the second pass reads the kept ids
+        for question in _questions():
+            expected = [vocab[t] for t in lexical.tokens(question) if t in vocab]
+            assert lexical._token_ids(question) == expected, question

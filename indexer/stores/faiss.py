@@ -30,7 +30,7 @@ import time
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -158,21 +158,33 @@ class _Generation:
 
 
 def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k: int) -> list[Hit]:
-    """``rank_hits`` of one result row, building ``Hit`` objects for the ``k`` kept only.
+    """``rank_hits`` of one result row, building ``Hit`` objects for the ``k`` kept only."""
+    values, order = _best_rows(chunks, scores, rows, k)
+    return [Hit(chunks[r], s) for s, r in zip(values, order)]
+
+
+def _best_rows(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[list[float], list[int]]:
+    """The scores and rows of ``rank_hits`` of one result row, the ``k`` kept only.
 
     FAISS returns a row best first, so scores equal to 5 decimals (the ties ``rank_hits``
     orders by position) are neighbours less than 1e-5 apart: only such runs are looked at
     (Python's ``round`` costs more than FAISS's whole search of a small index) and sorted
     by position. A row that is not best first (no index type gives one) goes through
-    ``rank_hits`` itself.
+    ``rank_hits`` itself. Plain Python over the row's few dozen values: after the model has
+    run, each numpy call here cost tens of microseconds (its code no longer in the caches),
+    more than this whole loop.
     """
-    if (rows < 0).any():  # FAISS's "no result"
-        scores, rows = scores[rows >= 0], rows[rows >= 0]
-    gaps = scores[:-1].astype(np.float64) - scores[1:]
-    if (gaps < 0).any():
-        return rank_hits((Hit(chunks[r], s) for s, r in zip(scores.tolist(), rows.tolist())), k)
     values, order = scores.tolist(), rows.tolist()
-    tied = [i for i in np.flatnonzero(gaps < 2e-5).tolist() if round(values[i], 5) == round(values[i + 1], 5)]
+    if min(order, default=0) < 0:  # FAISS's "no result"
+        kept = [(s, r) for s, r in zip(values, order) if r >= 0]
+        values, order = [s for s, _ in kept], [r for _, r in kept]
+    if values != sorted(values, reverse=True):  # not best first
+        ranked = rank_hits((_Ranked(chunks[r], s, r) for s, r in zip(values, order)), k)
+        return [h.score for h in ranked], [h.row for h in ranked]
+    # Neighbours less than 2e-5 apart (the gaps as float64, as the scores' own float32 values),
+    # then only those equal to 5 decimals.
+    near = [i for i, (a, b) in enumerate(zip(values, values[1:])) if a - b < 2e-5]
+    tied = [i for i in near if round(values[i], 5) == round(values[i + 1], 5)]
     start = 0
     while start < len(tied) and tied[start] < k:  # runs of ties that reach into the first k
         end = start
@@ -182,7 +194,63 @@ def _best_hits(chunks: Sequence[Chunk], scores: np.ndarray, rows: np.ndarray, k:
         run = sorted(zip(values[first : last + 1], order[first : last + 1]), key=lambda p: _position(chunks[p[1]]))
         values[first : last + 1], order[first : last + 1] = (list(part) for part in zip(*run))
         start = end + 1
-    return [Hit(chunks[r], s) for s, r in zip(values[:k], order[:k])]
+    return values[:k], order[:k]
+
+
+class _Ranked(NamedTuple):
+    """What ``rank_hits`` reads of a hit (``chunk``, ``score``), with the row it came from."""
+
+    chunk: Chunk
+    score: float
+    row: int
+
+
+class _IndexMemory:
+    """Exposes a flat index's own vector storage to numpy and keeps the index alive with the view."""
+
+    def __init__(self, index, view: np.ndarray) -> None:
+        self.index = index
+        self.__array_interface__ = view.__array_interface__
+
+
+def _shared_vectors(index, vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as a view on the flat index's own copy of them, when it holds the same
+    values; otherwise ``vectors`` itself.
+
+    A flat index keeps every vector, so a second array of them doubles the memory. It also costs
+    each answer time: the emphasis reads a few dozen of those vectors right after the search has
+    scanned the index's copy, which is then in the CPU caches, while the other copy was pushed
+    out by the model that embedded the question.
+    """
+    import faiss
+
+    if not isinstance(index, faiss.IndexFlat) or isinstance(vectors, np.memmap) or index.ntotal == 0:
+        return vectors
+    n, dim = index.ntotal, index.d
+    if vectors.shape != (n, dim) or vectors.dtype != np.float32:
+        return vectors
+    view = faiss.rev_swig_ptr(index.get_xb(), n * dim).reshape(n, dim)
+    if not np.array_equal(view, vectors):
+        return vectors
+    return np.asarray(_IndexMemory(index, view))
+
+
+class _Pin:
+    """``FaissStore.pinned``: a class rather than a generator, as every answer enters one."""
+
+    __slots__ = ("store", "outer")
+
+    def __init__(self, store: FaissStore) -> None:
+        self.store = store
+        self.outer: _Generation | None = None
+
+    def __enter__(self) -> None:
+        local = self.store._local
+        self.outer = getattr(local, "pinned", None)
+        local.pinned = self.outer or self.store._load()
+
+    def __exit__(self, *exc: object) -> None:
+        self.store._local.pinned = self.outer
 
 
 def _position(chunk: Chunk) -> tuple[str, int, int]:
@@ -207,6 +275,7 @@ class FaissStore(VectorStore):
         # Document texts by content hash: a text file never changes, so the cache never goes stale.
         self._texts: dict[str, str] = {}
         self._local = threading.local()  # .pinned: the generation this thread reads inside ``pinned``
+        self._pointer, self._pointer_of = self.index_dir / "CURRENT", self.index_dir
 
     def describe(self) -> str:
         return f"FAISS index at {self.index_dir}"
@@ -219,7 +288,9 @@ class FaissStore(VectorStore):
     def _current_name(self) -> str | None:
         """The live generation's name. Every call checks the pointer, so a change by another process is
         seen at once; the file is read again only when its identity changed (it is replaced, never edited)."""
-        pointer = self.index_dir / "CURRENT"
+        if self._pointer_of is not self.index_dir:  # made once: every answer checks the pointer
+            self._pointer, self._pointer_of = self.index_dir / "CURRENT", self.index_dir
+        pointer = self._pointer
         try:
             st = os.stat(pointer)
             stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -281,15 +352,9 @@ class FaissStore(VectorStore):
         gen = self._load()
         return gen.name if gen is not None else None
 
-    @contextlib.contextmanager
-    def pinned(self) -> Iterator[None]:
+    def pinned(self) -> contextlib.AbstractContextManager[None]:
         """Reads of this thread use the generation live now until the block ends (writes never do)."""
-        outer = getattr(self._local, "pinned", None)
-        self._local.pinned = outer or self._load()
-        try:
-            yield
-        finally:
-            self._local.pinned = outer
+        return _Pin(self)
 
     def _read_live(self, name: str) -> _Generation:
         """Open generation ``name``; when it fails because a writer replaced it meanwhile (and its grace
@@ -366,6 +431,7 @@ class FaissStore(VectorStore):
             index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
         elif hasattr(index, "nprobe"):
             index.nprobe = max(index.nprobe, min(index.nlist, IVF_NPROBE))
+        vectors = _shared_vectors(index, vectors)
         return _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)}, name=folder.name)
 
     def read_manifest(self) -> Manifest | None:
@@ -381,13 +447,26 @@ class FaissStore(VectorStore):
         return gen
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        return [[Hit(c, s) for c, s in zip(chunks, scores)] for chunks, scores in self._nearest(queries, k)]
+
+    def nearest(self, query: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
+        """``search`` of one query as two lists, the chunks and their scores, without ``Hit``
+        objects: retrieval asks for 40 a question, and after the model has run, making them
+        (an object and its ``__dict__`` each) costs more than FAISS's search of a small index."""
+        return self._nearest(query, k)[0]
+
+    def _nearest(self, queries: np.ndarray, k: int) -> list[tuple[list[Chunk], list[float]]]:
         gen = self._require()
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if not gen.chunks or k <= 0:
-            return [[] for _ in range(len(queries))]
+            return [([], []) for _ in range(len(queries))]
         searcher = self._exact_searcher(gen) if self.search_device else gen.index
         scores, rows = searcher.search(queries, min(k + TIE_SLACK, len(gen.chunks)))
-        return [_best_hits(gen.chunks, score_row, row_row, k) for score_row, row_row in zip(scores, rows)]
+        found = []
+        for score_row, row_row in zip(scores, rows):
+            values, order = _best_rows(gen.chunks, score_row, row_row, k)
+            found.append(([gen.chunks[r] for r in order], values))
+        return found
 
     def _exact_searcher(self, gen: _Generation):
         with self._lock:
@@ -496,6 +575,7 @@ class FaissStore(VectorStore):
         os.replace(tmp, final)
         fsync_dir(self.index_dir)
         write_atomic(self.index_dir / "CURRENT", name + "\n")  # the commit point
+        vectors = _shared_vectors(index, vectors)
         self._gen = _Generation(manifest, chunks, vectors, index, {c.id: i for i, c in enumerate(chunks)}, name=name)
         self._gen_name = name
 
