@@ -202,7 +202,7 @@ class LexicalIndex:
 # postings takes microseconds; numpy's per-call cost only pays off on long posting lists.
 _PYTHON_SUMS_MAX_CHUNKS = 100_000
 _PYTHON_SUMS_MAX_POSTINGS = 4_096
-_POSTING_LISTS_KEPT = 20_000  # tokens whose posting lists are kept as Python lists
+_POSTING_LISTS_KEPT = 20_000  # tokens whose posting lists are kept as arrays
 _WORD_IDS_KEPT = 100_000  # words of questions whose vocabulary id is kept
 
 
