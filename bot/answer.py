@@ -198,11 +198,15 @@ def _passage(
     lo, past = _sentences_within(doc.starts, doc.ends, chunk.start, chunk.end)
     start, end = _grow(doc.sentences, lo, past, chunk.start, chunk.end, passage_chars, taken, doc.text)
     lo, past = _sentences_within(doc.starts, doc.ends, start, end)
+    if after_bullet(doc.text, start) < end:
+        start = after_bullet(doc.text, start)  # "· Stress and anxiety. …" is quoted from "Stress"
     for s in doc.sentences[lo:past]:  # a sentence of the grown context that matches the question better
         if single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
             highlight = Highlight(s.start, s.end, doc.text[s.start : s.end])
     highlight = _answer_after_lead_in(highlight, doc, start, end)
+    if highlight.start < start < highlight.end:  # the emphasis stays inside the quote
+        highlight = Highlight(start, highlight.end, doc.text[start : highlight.end])
     if doc.text[chunk.start : chunk.end] != chunk.text:
         raise IndexMismatch(
             f"the stored text of {chunk.doc} no longer matches its chunks; rebuild: python -m indexer build"
@@ -223,6 +227,14 @@ def _passage(
 
 
 _BULLETS = "·•▪‣*-"
+# A list item's marker and the spaces after it: a quote begins with the item's words, not its bullet.
+_BULLET_LEAD = re.compile(r"[·•▪‣◦●][ \t]+|[-*][ \t]+(?=\w)")
+
+
+def after_bullet(text: str, start: int) -> int:
+    """Where the words of the sentence at ``start`` begin: past a leading list marker, if any."""
+    lead = _BULLET_LEAD.match(text, start)
+    return lead.end() if lead else start
 
 
 def _answer_after_lead_in(highlight: Highlight, doc: SourceText, start: int, end: int) -> Highlight:
@@ -272,10 +284,13 @@ def continues(shown: Passage, new: Passage, doc: SourceText, max_chars: int) -> 
         return False
     first, second = (shown, new) if shown.start < new.start else (new, shown)
     text, sentences = doc.text, doc.sentences
-    if _NON_SPACE.search(text, first.end, second.start):  # no copy of what may be most of the document
+    gap = _NON_SPACE.search(text, first.end, second.start)  # no copy of what may be most of the document
+    if gap and not (second.start - first.end <= 8 and after_bullet(text, gap.start()) == second.start):
+        return False  # only a list marker may lie between them: the next item's quote starts after it
+    i = bisect.bisect_right(doc.starts, second.start) - 1  # the sentence where ``second`` starts (text order)
+    if not 0 < i < len(sentences) or second.start not in (sentences[i].start, after_bullet(text, sentences[i].start)):
         return False
-    i = bisect.bisect_left(doc.starts, second.start)  # sentences are in text order
-    if not 0 < i < len(sentences) or sentences[i].start != second.start or sentences[i - 1].end != first.end:
+    if sentences[i - 1].end != first.end:
         return False
     last, after = sentences[i - 1], sentences[i]
     return last.block == after.block and not last.truncated_end and not after.truncated_start

@@ -199,3 +199,32 @@ def test_the_emphasis_moves_from_a_lead_in_to_the_sentence_it_announces_but_not_
 
     assert emphasised("The errors that roll") == "A full disk rolls it back at once."
     assert emphasised("Run the following") == "Run the following to see it:", "code after a lead-in is an example"
+
+
+LIST = "Common causes · Physical activity. Lactic acid builds up in working muscles. · Stress and anxiety. Cramps are usually harmless.\n"
+
+
+def _compose_list(*firsts_and_scores: tuple[str, float], chars: int = 55):
+    documents = {"list.txt": SourceText(LIST, split_sentences(LIST), source="corpus/list.txt", title="List")}
+    chunks = {c.text: c for c in chunk_text(LIST, "list.txt")}
+    candidates = [
+        _candidate(next(c for text, c in chunks.items() if text.startswith(first) and text.endswith(".")), score)
+        for first, score in firsts_and_scores
+    ]
+    return compose("q?", candidates, documents, MIN_SCORE, k=3, passage_chars=chars, sentence_scores={})
+
+
+def test_a_quote_of_a_list_item_starts_with_its_words_not_its_bullet():
+    (passage,) = _compose_list(("· Stress and anxiety. Cramps are usually harmless.", 0.7)).passages
+    assert passage.text == "Stress and anxiety. Cramps are usually harmless."
+    assert LIST[passage.start : passage.end] == passage.text
+    assert passage.start <= passage.best_sentence.start < passage.best_sentence.end <= passage.end
+
+
+def test_two_quotes_with_only_a_bullet_between_them_still_become_one():
+    (passage,) = _compose_list(
+        ("Lactic acid builds up in working muscles.", 0.7), ("· Stress and anxiety. Cramps", 0.5)
+    ).passages
+    assert (
+        passage.text == "Lactic acid builds up in working muscles. · Stress and anxiety. Cramps are usually harmless."
+    )
