@@ -136,10 +136,17 @@ def quantize_int8(src: Path, dest: Path, *, block_size: int = 32, accuracy_level
     import logging
 
     import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import (
-        DefaultWeightOnlyQuantConfig,
-        MatMulNBitsQuantizer,
-    )
+
+    try:
+        from onnxruntime.quantization.matmul_nbits_quantizer import (
+            DefaultWeightOnlyQuantConfig,
+            MatMulNBitsQuantizer,
+        )
+    except ImportError as err:  # onnx-ir (a dependency of quotebot) missing, or an older ONNX Runtime
+        raise OnnxBackendError(
+            f"making the int8 question model needs ONNX Runtime >= 1.32 and onnx-ir ({err}); reinstall with "
+            "pip install -e . (or pip install -U onnxruntime onnx-ir), or use --backend onnx"
+        ) from err
 
     logger = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
     level = logger.level

@@ -214,3 +214,18 @@ def test_answering_with_the_default_backend_imports_neither_torch_nor_sentence_t
     modules = _imported_modules(proc.stderr)
     assert {"onnxruntime", "tokenizers", "bot.bot"} <= modules  # the parse saw the question path
     assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
+
+
+def test_a_missing_quantiser_dependency_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_onnx_ir(name, *args, **kwargs):
+        if name.startswith("onnxruntime.quantization.matmul_nbits_quantizer"):
+            raise ModuleNotFoundError("No module named 'onnx_ir'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_onnx_ir)
+    with pytest.raises(OnnxBackendError, match="onnx-ir.*pip install -e .*--backend onnx"):
+        onnx_export.quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx")
