@@ -126,8 +126,7 @@ def profile_ask(bot, questions: Sequence[str]) -> tuple[dict[str, float], dict[s
     lexical = bot.retriever.lexical()
     timer.wrap(bot, "ask", "ask: cleaning, thresholds, answer composition")
     timer.wrap(bot.embedder, "encode", "model: encode")
-    # The retriever asks the FAISS store for ``nearest`` (no Hit objects), any other store for ``search``.
-    timer.wrap(bot.store, "nearest" if hasattr(bot.store, "nearest") else "search", "dense search (store.search)")
+    timer.wrap(bot.store, "nearest", "dense search (store.nearest)")
     if lexical is not None:
         timer.wrap(lexical, "scores", "lexical: BM25 scores")
     timer.wrap(bot.retriever, "retrieve", "retrieve: fusion of dense and BM25")

@@ -373,21 +373,12 @@ class Retriever:
         enough of theirs come back (or the whole index has been seen), so a small chosen document
         is not crowded out."""
         if documents is None:
-            return self._nearest(vector, self.candidates)
+            return self.store.nearest(vector, self.candidates)
         wanted, n, total = set(documents), self.candidates, self.store.count()
         while True:
-            chunks, scores = self._nearest(vector, n)
+            chunks, scores = self.store.nearest(vector, n)
             kept = [(c, s) for c, s in zip(chunks, scores) if c.doc in wanted]
             if len(kept) >= self.candidates or n >= total:
                 kept = kept[: self.candidates]
                 return [c for c, _ in kept], [s for _, s in kept]
             n = min(total, n * 8)
-
-    def _nearest(self, vector: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
-        """One query's nearest chunks and scores: through the store's ``nearest`` where it has one
-        (the FAISS store: no ``Hit`` objects made only to be taken apart here), else ``search``."""
-        nearest = getattr(self.store, "nearest", None)
-        if nearest is not None:
-            return nearest(vector, k)
-        hits = self.store.search(vector[None, :], k)[0]
-        return [h.chunk for h in hits], [h.score for h in hits]

@@ -203,6 +203,12 @@ class VectorStore(ABC):
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """Best ``k`` chunks per query row, best first by inner product, ties by position (``rank_hits``)."""
 
+    def nearest(self, query: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
+        """``search`` of one query as two lists, its chunks and their scores (what retrieval reads).
+        A store may answer it without making ``Hit`` objects (the FAISS store does)."""
+        hits = self.search(np.atleast_2d(query), k)[0]
+        return [h.chunk for h in hits], [h.score for h in hits]
+
     @abstractmethod
     def get_vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """Stored vectors of the given chunks, in the order asked."""

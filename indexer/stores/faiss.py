@@ -450,9 +450,8 @@ class FaissStore(VectorStore):
         return [[Hit(c, s) for c, s in zip(chunks, scores)] for chunks, scores in self._nearest(queries, k)]
 
     def nearest(self, query: np.ndarray, k: int) -> tuple[list[Chunk], list[float]]:
-        """``search`` of one query as two lists, the chunks and their scores, without ``Hit``
-        objects: retrieval asks for 40 a question, and after the model has run, making them
-        (an object and its ``__dict__`` each) costs more than FAISS's search of a small index."""
+        """Without ``Hit`` objects: retrieval asks for 40 a question, and after the model has run,
+        making them (an object and its ``__dict__`` each) costs more than FAISS's search of a small index."""
         return self._nearest(query, k)[0]
 
     def _nearest(self, queries: np.ndarray, k: int) -> list[tuple[list[Chunk], list[float]]]:
