@@ -198,8 +198,9 @@ def _passage(
     lo, past = _sentences_within(doc.starts, doc.ends, chunk.start, chunk.end)
     start, end = _grow(doc.sentences, lo, past, chunk.start, chunk.end, passage_chars, taken, doc.text)
     lo, past = _sentences_within(doc.starts, doc.ends, start, end)
-    if after_bullet(doc.text, start) < end:
-        start = after_bullet(doc.text, start)  # "· Stress and anxiety. …" is quoted from "Stress"
+    words = after_bullet(doc.text, start)
+    if words < end:
+        start = words  # "· Stress and anxiety. …" is quoted from "Stress"
     for s in doc.sentences[lo:past]:  # a sentence of the grown context that matches the question better
         if single.get(f"{chunk.doc}:{s.start}-{s.end}", -1.0) > best:
             best = single[f"{chunk.doc}:{s.start}-{s.end}"]
@@ -226,9 +227,10 @@ def _passage(
     )
 
 
-_BULLETS = "·•▪‣*-"
+_BULLET_GLYPHS = "·•▪‣◦●"
+_BULLETS = _BULLET_GLYPHS + "*-"  # what may open a list item ("*" and "-" also open other things)
 # A list item's marker and the spaces after it: a quote begins with the item's words, not its bullet.
-_BULLET_LEAD = re.compile(r"[·•▪‣◦●][ \t]+|[-*][ \t]+(?=\w)")
+_BULLET_LEAD = re.compile(rf"[{_BULLET_GLYPHS}][ \t]+|[-*][ \t]+(?=\w)")
 
 
 def after_bullet(text: str, start: int) -> int:
