@@ -104,26 +104,17 @@ def make_variant(fp32: Path, name: str, folder: Path) -> Path:
     return dest
 
 
-class _OneByOne:
-    """A question embedder that encodes each text alone, as the bot does (int8 results depend on the batch)."""
+class _Wrapped:
+    """An embedder over one ONNX file: questions one text per call, as the bot asks them (``alone``;
+    dynamic int8 results depended on the batch), or documents batched as the indexer batches them."""
 
-    def __init__(self, encoder: OnnxEncoder, name: str) -> None:
-        self.encoder, self.name, self.dimension = encoder, name, encoder.dimension
+    def __init__(self, encoder: OnnxEncoder, name: str, *, alone: bool) -> None:
+        self.encoder, self.name, self.dimension, self.alone = encoder, name, encoder.dimension, alone
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+        if not self.alone or not texts:
+            return self.encoder.encode(texts)
         return np.concatenate([self.encoder.encode([t]) for t in texts])
-
-
-class _Batched:
-    """A document embedder over one ONNX file, batched as the indexer batches (``--documents``)."""
-
-    def __init__(self, encoder: OnnxEncoder, name: str) -> None:
-        self.encoder, self.name, self.dimension = encoder, name, encoder.dimension
-
-    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        return self.encoder.encode(texts)
 
 
 def _indexes(sets: Sequence[DevSet], model: str, cache: Path, log, documents=None, tag: str = "onnx") -> dict:
@@ -261,13 +252,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {"fidelity": rows}
     if not args.no_answers:
         embedders = {"torch": Embedder(model, backend="torch", threads=1)}
-        embedders |= {name: _OneByOne(encoder, model) for name, encoder in encoders.items()}
+        embedders |= {name: _Wrapped(encoder, model, alone=True) for name, encoder in encoders.items()}
         log("answers: the bot per development set and question model")
         own = None
         if args.documents:
             path = make_variant(fp32, args.documents, args.cache / "variants")
             bulk = OnnxEncoder(model_dir, args.cache, quantized=True, path=path)
-            variant_stores = _indexes(sets, model, args.cache, log, _Batched(bulk, model), f"onnx-{args.documents}")
+            variant_stores = _indexes(
+                sets, model, args.cache, log, _Wrapped(bulk, model, alone=False), f"onnx-{args.documents}"
+            )
             own = {args.documents: variant_stores}
         result["answers"] = answers(embedders, sets, stores, own)
         print()
